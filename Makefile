@@ -1,0 +1,57 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# hugetlbfs-first memfile_notifier on Linux 6.1: build, boot and test in QEMU.
+# 'make help' lists the targets.
+
+H := harness
+
+.PHONY: help setup prepare kernel tests check run vm series refresh reset clean distclean
+
+help:
+	@echo "make run         build, boot, and show what the kernel offers"
+	@echo "make check       build, boot, run every test; 'N passed, N failed' at the end"
+	@echo "make vm CMD='...' [FILES='a b']   run your command as root in the test machine"
+	@echo "make series      export build/series/*.patch and run checkpatch --strict on it"
+	@echo "make prepare     lay build/linux: Linux 6.1 + patches/ + our new files"
+	@echo "make refresh     write commits made in build/linux back to patches/ and our files"
+	@echo "make reset       drop edits in build/linux that were not refreshed"
+	@echo "make setup       install the Debian packages needed (as root)"
+	@echo "make clean       remove kernel objects; 'make distclean' removes build/"
+
+setup:
+	@$(H)/setup
+
+prepare:
+	@$(H)/prepare
+
+kernel: prepare
+	@$(H)/build-kernel
+
+tests: prepare
+	@$(H)/build-tests
+
+check: kernel tests
+	@EXPECT_KUNIT=memfile_notifier $(H)/boot check
+
+run: kernel tests
+	@$(H)/describe-series
+	@$(H)/boot run
+
+vm: kernel tests
+	@test -n "$(CMD)" || { echo "usage: make vm CMD='command' [FILES='file ...']" >&2; exit 2; }
+	@CMD="$(CMD)" $(H)/boot vm $(FILES)
+
+series: prepare
+	@$(H)/export-series
+
+refresh:
+	@$(H)/refresh
+
+reset:
+	@$(H)/reset
+
+clean:
+	rm -rf build/obj build/kconfig build/tests build/series
+
+distclean:
+	rm -rf build

@@ -1,0 +1,330 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * memfile_notifier: hand out the pages of a memory file to an in-kernel
+ * consumer and tell it when a range of the file is invalidated.
+ *
+ * Three parties meet here:
+ *  - backing stores (hugetlbfs, shmem) own the files and their pages; they
+ *    register once and call invalidate_start/end around anything that
+ *    unmaps, zeroes or frees a range of a file;
+ *  - consumers (KVM) register a notifier on a file, take PFNs through it
+ *    and drop their mappings when told;
+ *  - this core, which finds the store of a file, checks flags, and makes sure
+ *    that each notifier sees both halves of an invalidation or neither.
+ */
+
+#include <linux/debugfs.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/memfile_notifier.h>
+#include <linux/mutex.h>
+#include <linux/rculist.h>
+#include <linux/seq_file.h>
+
+/* Registered stores: written under memfile_stores_lock, read under RCU. */
+static LIST_HEAD(memfile_stores);
+static DEFINE_MUTEX(memfile_stores_lock);
+
+/**
+ * memfile_node_init - initialise the memfile state of a new file
+ * @node:	the node embedded in the store's inode info
+ * @file_flags:	MEMFILE_F_* that describe the file (only
+ *		MEMFILE_F_USER_INACCESSIBLE is meaningful here)
+ *
+ * Called by a backing store when it creates the inode, before the file can
+ * be seen by anyone else.
+ */
+void memfile_node_init(struct memfile_node *node, unsigned long file_flags)
+{
+	INIT_LIST_HEAD(&node->notifiers);
+	init_rwsem(&node->rwsem);
+	node->file_flags = file_flags & MEMFILE_F_ALLOWED_MASK;
+	node->consumer_flags = 0;
+}
+EXPORT_SYMBOL_GPL(memfile_node_init);
+
+/**
+ * memfile_node_flags - the MEMFILE_F_* flags in force on a file
+ * @node: the file's node
+ *
+ * Returns the file's own flags together with those its consumers asked for.
+ * A store calls this where a flag matters (its migration or reclaim paths,
+ * its read/write/mmap entry points).  The value can change as consumers come
+ * and go; a store that needs it stable holds a lock that excludes
+ * registration, e.g. by being inside an invalidate_start/end window.
+ */
+unsigned long memfile_node_flags(struct memfile_node *node)
+{
+	return READ_ONCE(node->file_flags) | READ_ONCE(node->consumer_flags);
+}
+EXPORT_SYMBOL_GPL(memfile_node_flags);
+
+/**
+ * memfile_register_backing_store - make a store's files usable as memfiles
+ * @bs: the store, with @lookup_memfile_node, @get_pfn and @put_pfn set
+ *
+ * Called once per store, from process context, typically at boot.
+ *
+ * Return: 0; -EINVAL if a callback is missing or @supported_flags has unknown
+ * bits; -EEXIST if @bs is registered already.
+ */
+int memfile_register_backing_store(struct memfile_backing_store *bs)
+{
+	struct memfile_backing_store *iter;
+	int ret = 0;
+
+	if (!bs || !bs->lookup_memfile_node || !bs->get_pfn || !bs->put_pfn ||
+	    bs->supported_flags & ~MEMFILE_F_ALLOWED_MASK)
+		return -EINVAL;
+
+	mutex_lock(&memfile_stores_lock);
+	list_for_each_entry(iter, &memfile_stores, list) {
+		if (iter == bs) {
+			ret = -EEXIST;
+			goto out;
+		}
+	}
+	list_add_tail_rcu(&bs->list, &memfile_stores);
+out:
+	mutex_unlock(&memfile_stores_lock);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(memfile_register_backing_store);
+
+/**
+ * memfile_unregister_backing_store - undo memfile_register_backing_store()
+ * @bs: a registered store
+ *
+ * The caller guarantees that no notifier is registered on any file of @bs.
+ * Returns after no lookup can see @bs any more.  May sleep.
+ */
+void memfile_unregister_backing_store(struct memfile_backing_store *bs)
+{
+	mutex_lock(&memfile_stores_lock);
+	list_del_rcu(&bs->list);
+	mutex_unlock(&memfile_stores_lock);
+	synchronize_rcu();
+}
+EXPORT_SYMBOL_GPL(memfile_unregister_backing_store);
+
+static struct memfile_node *memfile_lookup(struct file *file,
+					   struct memfile_backing_store **bsp)
+{
+	struct memfile_backing_store *bs;
+	struct memfile_node *node = NULL;
+
+	rcu_read_lock();
+	list_for_each_entry_rcu(bs, &memfile_stores, list) {
+		node = bs->lookup_memfile_node(file);
+		if (node) {
+			*bsp = bs;
+			break;
+		}
+	}
+	rcu_read_unlock();
+	return node;
+}
+
+/**
+ * memfile_notifier_invalidate_start - tell consumers a range is going away
+ * @node:	the file's node
+ * @start:	first page of the range, in PAGE_SIZE units of file offset
+ * @end:	first page after the range
+ *
+ * Called by a backing store before it unmaps, zeroes or frees any page in
+ * [@start, @end), with its locks for the range held, in process context.
+ * Calls every registered notifier's invalidate_start().  The store must call
+ * memfile_notifier_invalidate_end() with the same range once it is done, from
+ * the same task, and must not nest another invalidation of the same file in
+ * between.  Registration and unregistration on this file wait until then.
+ */
+void memfile_notifier_invalidate_start(struct memfile_node *node,
+				       pgoff_t start, pgoff_t end)
+{
+	struct memfile_notifier *notifier;
+
+	if (WARN_ON_ONCE(start >= end))
+		return;
+
+	down_read(&node->rwsem);
+	list_for_each_entry(notifier, &node->notifiers, list)
+		notifier->ops->invalidate_start(notifier, start, end);
+}
+EXPORT_SYMBOL_GPL(memfile_notifier_invalidate_start);
+
+/**
+ * memfile_notifier_invalidate_end - tell consumers a range is gone
+ * @node:	the file's node
+ * @start:	as passed to memfile_notifier_invalidate_start()
+ * @end:	as passed to memfile_notifier_invalidate_start()
+ *
+ * Called by a backing store after the pages of the range are gone (or
+ * zeroed), by the task that called memfile_notifier_invalidate_start().
+ */
+void memfile_notifier_invalidate_end(struct memfile_node *node,
+				     pgoff_t start, pgoff_t end)
+{
+	struct memfile_notifier *notifier;
+
+	if (WARN_ON_ONCE(start >= end))
+		return;
+
+	list_for_each_entry(notifier, &node->notifiers, list)
+		notifier->ops->invalidate_end(notifier, start, end);
+	up_read(&node->rwsem);
+}
+EXPORT_SYMBOL_GPL(memfile_notifier_invalidate_end);
+
+/**
+ * memfile_register_notifier - start consuming a memory file
+ * @file:	the file; a reference is taken and held until unregistration
+ * @flags:	MEMFILE_F_* the consumer needs
+ * @notifier:	the consumer's notifier with @ops set; not registered yet
+ *
+ * Called by a consumer (e.g. KVM when a private memslot is created) in process
+ * context.  May sleep: waits for invalidations of @file in progress to end.
+ * All consumers of one file must ask for the same @flags.
+ *
+ * Return: 0 on success, else
+ *  -EINVAL	@file, @notifier or a callback is missing, or @flags has unknown
+ *		bits;
+ *  -EEXIST	@notifier is registered already;
+ *  -EOPNOTSUPP	no backing store owns @file, or the store does not support one
+ *		of @flags;
+ *  -EPERM	MEMFILE_F_USER_INACCESSIBLE asked for, but the file was not
+ *		created inaccessible;
+ *  -EBUSY	other consumers of @file registered with different @flags.
+ */
+int memfile_register_notifier(struct file *file, unsigned long flags,
+			      struct memfile_notifier *notifier)
+{
+	struct memfile_backing_store *bs;
+	struct memfile_node *node;
+	int ret = 0;
+
+	if (!file || !notifier || !notifier->ops ||
+	    !notifier->ops->invalidate_start || !notifier->ops->invalidate_end ||
+	    flags & ~MEMFILE_F_ALLOWED_MASK)
+		return -EINVAL;
+	if (notifier->node)
+		return -EEXIST;
+
+	node = memfile_lookup(file, &bs);
+	if (!node)
+		return -EOPNOTSUPP;
+	if (flags & ~bs->supported_flags)
+		return -EOPNOTSUPP;
+	if (flags & MEMFILE_F_USER_INACCESSIBLE &&
+	    !(node->file_flags & MEMFILE_F_USER_INACCESSIBLE))
+		return -EPERM;
+
+	down_write(&node->rwsem);
+	if (!list_empty(&node->notifiers) && node->consumer_flags != flags) {
+		ret = -EBUSY;
+		goto out;
+	}
+	notifier->file = get_file(file);
+	notifier->node = node;
+	notifier->bs = bs;
+	WRITE_ONCE(node->consumer_flags, flags);
+	list_add_tail(&notifier->list, &node->notifiers);
+out:
+	up_write(&node->rwsem);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(memfile_register_notifier);
+
+/**
+ * memfile_unregister_notifier - stop consuming a memory file
+ * @notifier: a registered notifier
+ *
+ * Called by the consumer in process context; may sleep.  Waits for an
+ * invalidation of the file in progress to end, so once this returns no
+ * callback of @notifier runs or will run, and every invalidate_start() it got
+ * was followed by its invalidate_end().  Then drops the file reference, which
+ * may free the file and its pages.
+ */
+void memfile_unregister_notifier(struct memfile_notifier *notifier)
+{
+	struct memfile_node *node = notifier->node;
+	struct file *file = notifier->file;
+
+	if (WARN_ON_ONCE(!node))
+		return;
+
+	down_write(&node->rwsem);
+	list_del(&notifier->list);
+	if (list_empty(&node->notifiers))
+		WRITE_ONCE(node->consumer_flags, 0);
+	up_write(&node->rwsem);
+
+	notifier->node = NULL;
+	notifier->file = NULL;
+	notifier->bs = NULL;
+	fput(file);
+}
+EXPORT_SYMBOL_GPL(memfile_unregister_notifier);
+
+/**
+ * memfile_get_pfn - get the page at an offset of a registered file
+ * @notifier:	a registered notifier
+ * @pgoff:	file offset in PAGE_SIZE units, whatever the store's page size
+ * @pfn:	the PFN of the base page at @pgoff
+ * @order:	the order of the naturally aligned, physically contiguous block
+ *		of the store that holds @pfn (0 for a base page, 9 for 2M, 18
+ *		for 1G on x86)
+ *
+ * Called by the consumer in process context; may sleep and may allocate.  On
+ * success the page is referenced; drop it with memfile_put_pfn().  The result
+ * can be stale as soon as an invalidation of @pgoff starts: a consumer that
+ * maps it must detect that (e.g. a sequence count bumped in its
+ * invalidate_start()) and retry.
+ *
+ * Return: 0 on success, -EINVAL if @notifier is not registered, else the
+ * store's error (see Documentation/mm/memfile_notifier.rst).
+ */
+int memfile_get_pfn(struct memfile_notifier *notifier, pgoff_t pgoff,
+		    unsigned long *pfn, unsigned int *order)
+{
+	if (!notifier->node)
+		return -EINVAL;
+	return notifier->bs->get_pfn(notifier->file, pgoff, pfn, order);
+}
+EXPORT_SYMBOL_GPL(memfile_get_pfn);
+
+/**
+ * memfile_put_pfn - drop a reference from memfile_get_pfn()
+ * @notifier:	the notifier @pfn was obtained through, still registered
+ * @pfn:	the PFN memfile_get_pfn() returned
+ */
+void memfile_put_pfn(struct memfile_notifier *notifier, unsigned long pfn)
+{
+	if (WARN_ON_ONCE(!notifier->node))
+		return;
+	notifier->bs->put_pfn(notifier->file, pfn);
+}
+EXPORT_SYMBOL_GPL(memfile_put_pfn);
+
+#ifdef CONFIG_DEBUG_FS
+/* /sys/kernel/debug/memfile_notifier/stores: one registered store a line. */
+static int memfile_stores_show(struct seq_file *m, void *unused)
+{
+	struct memfile_backing_store *bs;
+
+	mutex_lock(&memfile_stores_lock);
+	list_for_each_entry(bs, &memfile_stores, list)
+		seq_printf(m, "%s flags=%#lx\n", bs->name, bs->supported_flags);
+	mutex_unlock(&memfile_stores_lock);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(memfile_stores);
+
+static int __init memfile_debugfs_init(void)
+{
+	struct dentry *dir = debugfs_create_dir("memfile_notifier", NULL);
+
+	debugfs_create_file("stores", 0444, dir, NULL, &memfile_stores_fops);
+	return 0;
+}
+late_initcall(memfile_debugfs_init);
+#endif
