@@ -47,11 +47,12 @@ EXPORT_SYMBOL_GPL(memfile_node_init);
  * memfile_node_flags - the MEMFILE_F_* flags in force on a file
  * @node: the file's node
  *
- * Returns the file's own flags together with those its consumers asked for.
  * A store calls this where a flag matters (its migration or reclaim paths,
  * its read/write/mmap entry points).  The value can change as consumers come
  * and go; a store that needs it stable holds a lock that excludes
  * registration, e.g. by being inside an invalidate_start/end window.
+ *
+ * Return: the file's own flags together with those its consumers asked for.
  */
 unsigned long memfile_node_flags(struct memfile_node *node)
 {
