@@ -127,6 +127,29 @@ static struct memfile_node *memfile_lookup(struct file *file,
 }
 
 /**
+ * memfile_make_inaccessible - make a new memory file inaccessible to userspace
+ * @file: a file its backing store just created, not visible to anyone else
+ *
+ * Called by memfd_create(MFD_INACCESSIBLE) before the file gets a descriptor,
+ * so no mapping of it can exist.  There is no way back.
+ *
+ * Return: 0, or -EOPNOTSUPP if no backing store owns @file or its store
+ * cannot keep userspace out.
+ */
+int memfile_make_inaccessible(struct file *file)
+{
+	struct memfile_backing_store *bs;
+	struct memfile_node *node;
+
+	node = memfile_lookup(file, &bs);
+	if (!node || !(bs->supported_flags & MEMFILE_F_USER_INACCESSIBLE))
+		return -EOPNOTSUPP;
+	WRITE_ONCE(node->file_flags,
+		   node->file_flags | MEMFILE_F_USER_INACCESSIBLE);
+	return 0;
+}
+
+/**
  * memfile_notifier_invalidate_start - tell consumers a range is going away
  * @node:	the file's node
  * @start:	first page of the range, in PAGE_SIZE units of file offset

@@ -41,8 +41,9 @@ struct memfile_notifier;
  *			@notifiers or @consumer_flags change.  This is what
  *			makes every notifier see either both halves of an
  *			invalidation or neither.
- * @file_flags:		MEMFILE_F_* that describe the file itself; set once by
- *			the store in memfile_node_init().
+ * @file_flags:		MEMFILE_F_* that describe the file itself; set by the
+ *			store in memfile_node_init() or, before the file is
+ *			visible, by memfile_make_inaccessible().
  * @consumer_flags:	MEMFILE_F_* the registered consumers asked for; 0 when
  *			none is registered.  Written under @rwsem (write).
  *
@@ -131,6 +132,7 @@ struct memfile_notifier {
 /* For backing stores. */
 void memfile_node_init(struct memfile_node *node, unsigned long file_flags);
 unsigned long memfile_node_flags(struct memfile_node *node);
+int memfile_make_inaccessible(struct file *file);
 int memfile_register_backing_store(struct memfile_backing_store *bs);
 void memfile_unregister_backing_store(struct memfile_backing_store *bs);
 void memfile_notifier_invalidate_start(struct memfile_node *node,
@@ -156,6 +158,11 @@ static inline void memfile_node_init(struct memfile_node *node,
 static inline unsigned long memfile_node_flags(struct memfile_node *node)
 {
 	return 0;
+}
+
+static inline int memfile_make_inaccessible(struct file *file)
+{
+	return -EOPNOTSUPP;
 }
 
 static inline int memfile_register_backing_store(struct memfile_backing_store *bs)

@@ -1,0 +1,212 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * hugetlbfs as a memfile_notifier backing store.
+ *
+ * A consumer gets the PFN of any base page of a hugetlbfs file together with
+ * the order of the huge page that holds it, so it can map the file with 2M
+ * or 1G entries.  Every invalidation covers whole huge pages.
+ *
+ * The one place where offsets change units: the memfile interface speaks
+ * base pages (PAGE_SIZE), the hugetlbfs page cache is indexed in huge pages.
+ */
+
+#include <linux/fs.h>
+#include <linux/falloc.h>
+#include <linux/hugetlb.h>
+#include <linux/hugetlbfs_memfile.h>
+#include <linux/memfile_notifier.h>
+#include <linux/pagemap.h>
+
+/* A racing hole punch can undo our allocation; give up after this many. */
+#define HUGETLBFS_MEMFILE_ALLOC_TRIES	8
+
+static struct memfile_node *hugetlbfs_memfile_node(struct inode *inode)
+{
+	return &HUGETLBFS_I(inode)->memfile_node;
+}
+
+/**
+ * hugetlbfs_memfile_init_inode - initialise the memfile node of a new inode
+ * @inode: a hugetlbfs inode being allocated
+ *
+ * Called by hugetlbfs_alloc_inode().  Files start accessible; memfd_create()
+ * makes a new one inaccessible with memfile_make_inaccessible().
+ */
+void hugetlbfs_memfile_init_inode(struct inode *inode)
+{
+	memfile_node_init(hugetlbfs_memfile_node(inode), 0);
+}
+
+/**
+ * hugetlbfs_memfile_inaccessible - may host userspace read or map the file?
+ * @inode: a hugetlbfs inode
+ *
+ * Called by hugetlbfs' read and mmap entry points.
+ *
+ * Return: true if the file was created with MFD_INACCESSIBLE.
+ */
+bool hugetlbfs_memfile_inaccessible(struct inode *inode)
+{
+	return memfile_node_flags(hugetlbfs_memfile_node(inode)) &
+	       MEMFILE_F_USER_INACCESSIBLE;
+}
+
+/**
+ * hugetlbfs_memfile_unmovable - must the file's pages stay where they are?
+ * @inode: a hugetlbfs inode
+ *
+ * Called by hugetlbfs_migrate_folio(), with the folio locked.
+ *
+ * Return: true while a consumer that asked for MEMFILE_F_UNMOVABLE is
+ * registered: it may have the PFNs mapped where the kernel cannot follow a
+ * migration (e.g. the TDP tables of a confidential guest).
+ */
+bool hugetlbfs_memfile_unmovable(struct inode *inode)
+{
+	return memfile_node_flags(hugetlbfs_memfile_node(inode)) &
+	       MEMFILE_F_UNMOVABLE;
+}
+
+/*
+ * [lstart, lend) in bytes, rounded outward to huge pages, in base pages.  In
+ * u64 so that a range ending near LLONG_MAX cannot overflow when rounded.
+ */
+static void hugetlbfs_memfile_range(struct inode *inode, loff_t lstart,
+				    loff_t lend, pgoff_t *start, pgoff_t *end)
+{
+	u64 hpage_size = huge_page_size(hstate_inode(inode));
+
+	*start = round_down((u64)lstart, hpage_size) >> PAGE_SHIFT;
+	*end = round_up((u64)lend, hpage_size) >> PAGE_SHIFT;
+}
+
+/**
+ * hugetlbfs_memfile_invalidate_start - a byte range is going away
+ * @inode:	the file's inode, locked (inode_lock)
+ * @lstart:	first byte
+ * @lend:	first byte after the range
+ *
+ * Called by hole punch and truncation before anything in the range is
+ * unmapped, zeroed or freed.  Consumers are told about every huge page the
+ * range touches, including partially covered ones, which get zeroed.
+ */
+void hugetlbfs_memfile_invalidate_start(struct inode *inode, loff_t lstart,
+					loff_t lend)
+{
+	pgoff_t start, end;
+
+	hugetlbfs_memfile_range(inode, lstart, lend, &start, &end);
+	memfile_notifier_invalidate_start(hugetlbfs_memfile_node(inode),
+					  start, end);
+}
+
+/**
+ * hugetlbfs_memfile_invalidate_end - a byte range is gone
+ * @inode:	as for hugetlbfs_memfile_invalidate_start()
+ * @lstart:	as for hugetlbfs_memfile_invalidate_start()
+ * @lend:	as for hugetlbfs_memfile_invalidate_start()
+ *
+ * Called by the same task, still holding the inode lock, once the pages are
+ * freed or zeroed.
+ */
+void hugetlbfs_memfile_invalidate_end(struct inode *inode, loff_t lstart,
+				      loff_t lend)
+{
+	pgoff_t start, end;
+
+	hugetlbfs_memfile_range(inode, lstart, lend, &start, &end);
+	memfile_notifier_invalidate_end(hugetlbfs_memfile_node(inode),
+					start, end);
+}
+
+static struct memfile_node *hugetlbfs_lookup_memfile_node(struct file *file)
+{
+	struct inode *inode = file_inode(file);
+
+	/* Not SysV shm, which shares hugetlbfs inodes but not their rules. */
+	if (file->f_op != &hugetlbfs_file_operations || !S_ISREG(inode->i_mode))
+		return NULL;
+	return hugetlbfs_memfile_node(inode);
+}
+
+/*
+ * Look up the huge page that holds base page @pgoff, under the inode lock so
+ * that i_size cannot change under us: a page at or past EOF is never handed
+ * out, so truncation need not tell consumers about pages beyond the old EOF.
+ */
+static int hugetlbfs_memfile_find(struct inode *inode, pgoff_t pgoff,
+				  struct folio **foliop)
+{
+	struct hstate *h = hstate_inode(inode);
+	int ret = 0;
+
+	inode_lock_shared(inode);
+	if (pgoff >= i_size_read(inode) >> PAGE_SHIFT)
+		ret = -ERANGE;
+	else
+		*foliop = filemap_get_folio(inode->i_mapping,
+					    pgoff >> huge_page_order(h));
+	inode_unlock_shared(inode);
+	return ret;
+}
+
+static int hugetlbfs_memfile_get_pfn(struct file *file, pgoff_t pgoff,
+				     unsigned long *pfn, unsigned int *order)
+{
+	struct inode *inode = file_inode(file);
+	struct hstate *h = hstate_inode(inode);
+	struct folio *folio = NULL;
+	loff_t hpage_start;
+	int tries, ret;
+
+	for (tries = 0; tries < HUGETLBFS_MEMFILE_ALLOC_TRIES; tries++) {
+		ret = hugetlbfs_memfile_find(inode, pgoff, &folio);
+		if (ret || folio)
+			break;
+		if (READ_ONCE(HUGETLBFS_I(inode)->seals) & F_SEAL_AUTO_ALLOCATE)
+			return -ENOENT;
+		/*
+		 * A hole: fill it as fallocate() would, with its accounting
+		 * (-ENOSPC when the pool is empty).
+		 */
+		hpage_start = (loff_t)(pgoff >> huge_page_order(h)) <<
+			      huge_page_shift(h);
+		ret = vfs_fallocate(file, FALLOC_FL_KEEP_SIZE, hpage_start,
+				    huge_page_size(h));
+		if (ret)
+			return ret;
+	}
+	if (ret)
+		return ret;
+	if (!folio)
+		return -EAGAIN;
+
+	if (folio_test_hwpoison(folio)) {
+		folio_put(folio);
+		return -EHWPOISON;
+	}
+
+	*pfn = folio_pfn(folio) + (pgoff & (pages_per_huge_page(h) - 1));
+	*order = huge_page_order(h);
+	return 0;
+}
+
+static void hugetlbfs_memfile_put_pfn(struct file *file, unsigned long pfn)
+{
+	folio_put(page_folio(pfn_to_page(pfn)));
+}
+
+static struct memfile_backing_store hugetlbfs_memfile_store = {
+	.name = "hugetlbfs",
+	/* Huge pages are never reclaimed; migration is refused on request. */
+	.supported_flags = MEMFILE_F_ALLOWED_MASK,
+	.lookup_memfile_node = hugetlbfs_lookup_memfile_node,
+	.get_pfn = hugetlbfs_memfile_get_pfn,
+	.put_pfn = hugetlbfs_memfile_put_pfn,
+};
+
+static int __init hugetlbfs_memfile_register(void)
+{
+	return memfile_register_backing_store(&hugetlbfs_memfile_store);
+}
+fs_initcall(hugetlbfs_memfile_register);

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * hugetlbfs as a memfile_notifier backing store: the hooks hugetlbfs and the
+ * hugetlb fault path call.  See Documentation/mm/memfile_notifier.rst.
+ */
+#ifndef _LINUX_HUGETLBFS_MEMFILE_H
+#define _LINUX_HUGETLBFS_MEMFILE_H
+
+#include <linux/types.h>
+
+struct inode;
+
+#ifdef CONFIG_HUGETLBFS_MEMFILE
+
+void hugetlbfs_memfile_init_inode(struct inode *inode);
+bool hugetlbfs_memfile_inaccessible(struct inode *inode);
+bool hugetlbfs_memfile_unmovable(struct inode *inode);
+void hugetlbfs_memfile_invalidate_start(struct inode *inode, loff_t lstart,
+					loff_t lend);
+void hugetlbfs_memfile_invalidate_end(struct inode *inode, loff_t lstart,
+				      loff_t lend);
+
+#else /* !CONFIG_HUGETLBFS_MEMFILE */
+
+static inline void hugetlbfs_memfile_init_inode(struct inode *inode)
+{
+}
+
+static inline bool hugetlbfs_memfile_inaccessible(struct inode *inode)
+{
+	return false;
+}
+
+static inline bool hugetlbfs_memfile_unmovable(struct inode *inode)
+{
+	return false;
+}
+
+static inline void hugetlbfs_memfile_invalidate_start(struct inode *inode,
+						      loff_t lstart, loff_t lend)
+{
+}
+
+static inline void hugetlbfs_memfile_invalidate_end(struct inode *inode,
+						    loff_t lstart, loff_t lend)
+{
+}
+
+#endif /* CONFIG_HUGETLBFS_MEMFILE */
+
+#endif /* _LINUX_HUGETLBFS_MEMFILE_H */

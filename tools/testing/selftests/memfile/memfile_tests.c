@@ -1,0 +1,653 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Tests of hugetlbfs as a memfile_notifier backing store, through the test
+ * consumer /dev/test_memfile (lib/test_memfile.c, CONFIG_TEST_MEMFILE).
+ *
+ * Every case runs for 2M and 1G huge pages.  The file is an inaccessible
+ * hugetlb memfd of two huge pages; the consumer registers on it with
+ * MEMFILE_F_USER_INACCESSIBLE | MEMFILE_F_UNMOVABLE.  Pool counters
+ * (free_hugepages, resv_hugepages) are checked exactly after each step.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <linux/falloc.h>
+#include <linux/memfd.h>
+
+#include "../kselftest_harness.h"
+#include "../../../../lib/test_memfile_uapi.h"
+
+#ifndef F_SEAL_AUTO_ALLOCATE
+#define F_SEAL_AUTO_ALLOCATE	0x0080
+#endif
+
+#define DEVICE		"/dev/test_memfile"
+#define NR_HPAGES	2
+/* Bytes the tests write and look for again. */
+#define MARK_A		0xa5
+#define MARK_B		0x5a
+
+FIXTURE(memfile) {
+	int fd;			/* the memfd */
+	int dev;		/* the consumer */
+	size_t hpage;		/* huge page size in bytes */
+	uint64_t hpage_pages;	/* ... in base pages */
+	long page;		/* base page size */
+	long free0, rsvd0;	/* pool counters before the test */
+};
+
+FIXTURE_VARIANT(memfile) {
+	const char *pool;	/* /sys/kernel/mm/hugepages/ entry */
+	unsigned int mfd_size;	/* MFD_HUGE_* */
+	size_t hpage;
+};
+
+FIXTURE_VARIANT_ADD(memfile, hugetlb_2m) {
+	.pool = "hugepages-2048kB",
+	.mfd_size = MFD_HUGE_2MB,
+	.hpage = 2UL << 20,
+};
+
+FIXTURE_VARIANT_ADD(memfile, hugetlb_1g) {
+	.pool = "hugepages-1048576kB",
+	.mfd_size = MFD_HUGE_1GB,
+	.hpage = 1UL << 30,
+};
+
+static long pool_read(const char *pool, const char *what)
+{
+	char path[128];
+	long val = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/%s/%s", pool, what);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld", &val) != 1)
+		val = -1;
+	fclose(f);
+	return val;
+}
+
+/* Pages of the pool in use and reserved now, relative to the start. */
+#define EXPECT_POOL(used, reserved) do {					\
+	EXPECT_EQ(self->free0 - (used), pool_read(variant->pool, "free_hugepages")); \
+	EXPECT_EQ(self->rsvd0 + (reserved), pool_read(variant->pool, "resv_hugepages")); \
+} while (0)
+
+static int memfd(const FIXTURE_VARIANT(memfile) *variant, unsigned int extra)
+{
+	return memfd_create("memfile_test", MFD_HUGETLB | variant->mfd_size | extra);
+}
+
+static int reg(int dev, int fd, uint64_t flags)
+{
+	struct test_memfile_register r = { .fd = fd, .flags = flags };
+
+	return ioctl(dev, TEST_MEMFILE_REGISTER, &r) ? -errno : 0;
+}
+
+static int get_pfn(int dev, uint64_t pgoff, uint64_t *pfn, uint32_t *order)
+{
+	struct test_memfile_pfn p = { .pgoff = pgoff };
+
+	if (ioctl(dev, TEST_MEMFILE_GET_PFN, &p))
+		return -errno;
+	*pfn = p.pfn;
+	if (order)
+		*order = p.order;
+	return 0;
+}
+
+static int put_pfn(int dev, uint64_t pfn)
+{
+	struct test_memfile_pfn p = { .pfn = pfn };
+
+	return ioctl(dev, TEST_MEMFILE_PUT_PFN, &p) ? -errno : 0;
+}
+
+static uint64_t refs(int dev)
+{
+	uint64_t n = UINT64_MAX;
+
+	ioctl(dev, TEST_MEMFILE_REFS, &n);
+	return n;
+}
+
+/* Read (write=0) or write bytes at byte offset @pos of the file, in the kernel. */
+static int access_bytes(int dev, long page, uint64_t pos, void *buf,
+			size_t len, int write)
+{
+	struct test_memfile_access a = {
+		.pgoff = pos / page, .offset = pos % page, .len = len,
+		.buf = (uintptr_t)buf, .write = write,
+	};
+
+	return ioctl(dev, TEST_MEMFILE_ACCESS, &a) ? -errno : 0;
+}
+
+static int fill(int dev, long page, uint64_t pos, int byte, size_t len)
+{
+	char buf[64];
+
+	memset(buf, byte, sizeof(buf));
+	return access_bytes(dev, page, pos, buf, len < sizeof(buf) ? len : sizeof(buf), 1);
+}
+
+/* Does the file hold @len (<= 64) bytes equal to @byte at @pos? */
+static int holds(int dev, long page, uint64_t pos, int byte, size_t len)
+{
+	unsigned char buf[64];
+	size_t i;
+
+	if (access_bytes(dev, page, pos, buf, len, 0))
+		return 0;
+	for (i = 0; i < len; i++)
+		if (buf[i] != byte)
+			return 0;
+	return 1;
+}
+
+/* The invalidations logged since the last call; returns how many. */
+static int read_log(int dev, struct test_memfile_event *ev, unsigned int max)
+{
+	struct test_memfile_log l = { .events = (uintptr_t)ev, .max = max };
+
+	if (ioctl(dev, TEST_MEMFILE_READ_LOG, &l))
+		return -errno;
+	return l.lost ? -EOVERFLOW : (int)l.count;
+}
+
+/* Exactly one invalidation, of [start, end) in base pages, start then end. */
+#define EXPECT_ONE_INVALIDATION(_start, _end) do {				\
+	struct test_memfile_event ev[4];					\
+	ASSERT_EQ(2, read_log(self->dev, ev, 4));				\
+	EXPECT_EQ(TEST_MEMFILE_EVENT_START, ev[0].kind);			\
+	EXPECT_EQ(TEST_MEMFILE_EVENT_END, ev[1].kind);				\
+	EXPECT_EQ((uint64_t)(_start), ev[0].start);				\
+	EXPECT_EQ((uint64_t)(_end), ev[0].end);					\
+	EXPECT_EQ((uint64_t)(_start), ev[1].start);				\
+	EXPECT_EQ((uint64_t)(_end), ev[1].end);					\
+} while (0)
+
+#define EXPECT_NO_INVALIDATION() do {						\
+	struct test_memfile_event ev[4];					\
+	EXPECT_EQ(0, read_log(self->dev, ev, 4));				\
+} while (0)
+
+static int punch(int fd, off_t off, off_t len)
+{
+	return fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len) ? -errno : 0;
+}
+
+FIXTURE_SETUP(memfile)
+{
+	self->page = sysconf(_SC_PAGESIZE);
+	self->hpage = variant->hpage;
+	self->hpage_pages = variant->hpage / self->page;
+	self->free0 = pool_read(variant->pool, "free_hugepages");
+	self->rsvd0 = pool_read(variant->pool, "resv_hugepages");
+	self->fd = self->dev = -1;
+	if (self->free0 < NR_HPAGES)
+		SKIP(return, "needs %d free pages in %s, has %ld (reserve them on the kernel command line)",
+		     NR_HPAGES, variant->pool, self->free0);
+	if (access(DEVICE, F_OK))
+		SKIP(return, DEVICE " missing: kernel without CONFIG_TEST_MEMFILE");
+
+	self->fd = memfd(variant, MFD_INACCESSIBLE | MFD_ALLOW_SEALING);
+	ASSERT_LE(0, self->fd);
+	ASSERT_EQ(0, ftruncate(self->fd, NR_HPAGES * self->hpage));
+	self->dev = open(DEVICE, O_RDWR);
+	ASSERT_LE(0, self->dev);
+	ASSERT_EQ(0, reg(self->dev, self->fd, TEST_MEMFILE_F_USER_INACCESSIBLE |
+					       TEST_MEMFILE_F_UNMOVABLE));
+}
+
+FIXTURE_TEARDOWN(memfile)
+{
+	if (self->dev >= 0)
+		close(self->dev);
+	if (self->fd >= 0)
+		close(self->fd);
+}
+
+/* Allocate both huge pages and mark a byte at the start and end of each. */
+static void fill_file(struct __test_metadata *_metadata,
+		      FIXTURE_DATA(memfile) *self,
+		      const FIXTURE_VARIANT(memfile) *variant)
+{
+	int i;
+
+	ASSERT_EQ(0, fallocate(self->fd, 0, 0, NR_HPAGES * self->hpage));
+	EXPECT_POOL(NR_HPAGES, 0);
+	for (i = 0; i < NR_HPAGES; i++) {
+		ASSERT_EQ(0, fill(self->dev, self->page, i * self->hpage, MARK_A, 64));
+		ASSERT_EQ(0, fill(self->dev, self->page, (i + 1) * self->hpage - 64, MARK_B, 64));
+	}
+}
+
+TEST_F(memfile, order_and_pfn)
+{
+	uint64_t head = 0, pfn = 0, k;
+	uint32_t order = 0, want = __builtin_ctzl(self->hpage_pages);
+
+	fill_file(_metadata, self, variant);
+	ASSERT_EQ(0, get_pfn(self->dev, 0, &head, &order));
+	EXPECT_EQ(want, order);
+	EXPECT_EQ(0, head % self->hpage_pages);
+
+	/* Base page k of a huge page is the head PFN + k. */
+	for (k = 1; k < self->hpage_pages; k += self->hpage_pages / 4 - 1) {
+		ASSERT_EQ(0, get_pfn(self->dev, k, &pfn, &order));
+		EXPECT_EQ(head + k, pfn);
+		EXPECT_EQ(want, order);
+		EXPECT_EQ(0, put_pfn(self->dev, pfn));
+	}
+	ASSERT_EQ(0, get_pfn(self->dev, self->hpage_pages - 1, &pfn, &order));
+	EXPECT_EQ(head + self->hpage_pages - 1, pfn);
+	EXPECT_EQ(0, put_pfn(self->dev, pfn));
+
+	/* The second huge page is another, naturally aligned block. */
+	ASSERT_EQ(0, get_pfn(self->dev, self->hpage_pages, &pfn, &order));
+	EXPECT_EQ(0, pfn % self->hpage_pages);
+	EXPECT_NE(head, pfn);
+	EXPECT_EQ(want, order);
+	EXPECT_EQ(2, refs(self->dev));
+	EXPECT_EQ(0, put_pfn(self->dev, pfn));
+	EXPECT_EQ(0, put_pfn(self->dev, head));
+	EXPECT_EQ(0, refs(self->dev));
+	EXPECT_POOL(NR_HPAGES, 0);
+}
+
+TEST_F(memfile, get_pfn_fills_hole)
+{
+	uint64_t pfn = 0, again = 0;
+
+	EXPECT_POOL(0, 0);
+	ASSERT_EQ(0, get_pfn(self->dev, 3, &pfn, NULL));
+	EXPECT_POOL(1, 0);
+	/* Same page the second time, nothing more allocated. */
+	ASSERT_EQ(0, get_pfn(self->dev, 3, &again, NULL));
+	EXPECT_EQ(pfn, again);
+	EXPECT_POOL(1, 0);
+	/* A new page is cleared. */
+	EXPECT_TRUE(holds(self->dev, self->page, 0, 0, 64));
+	EXPECT_EQ(0, put_pfn(self->dev, pfn));
+	EXPECT_EQ(0, put_pfn(self->dev, pfn));
+	EXPECT_NO_INVALIDATION();
+}
+
+TEST_F(memfile, seal_keeps_holes)
+{
+	uint64_t pfn = 0;
+
+	ASSERT_EQ(0, fcntl(self->fd, F_ADD_SEALS, F_SEAL_AUTO_ALLOCATE));
+	EXPECT_EQ(F_SEAL_AUTO_ALLOCATE, fcntl(self->fd, F_GET_SEALS));
+	EXPECT_EQ(-ENOENT, get_pfn(self->dev, 0, &pfn, NULL));
+	EXPECT_POOL(0, 0);
+
+	/* fallocate still allocates, and only what it is asked for. */
+	ASSERT_EQ(0, fallocate(self->fd, 0, 0, self->hpage));
+	EXPECT_POOL(1, 0);
+	ASSERT_EQ(0, get_pfn(self->dev, 1, &pfn, NULL));
+	EXPECT_EQ(0, put_pfn(self->dev, pfn));
+	EXPECT_EQ(-ENOENT, get_pfn(self->dev, self->hpage_pages, &pfn, NULL));
+	EXPECT_POOL(1, 0);
+}
+
+TEST_F(memfile, punch_aligned)
+{
+	uint64_t pfn = 0;
+
+	fill_file(_metadata, self, variant);
+	ASSERT_EQ(0, fcntl(self->fd, F_ADD_SEALS, F_SEAL_AUTO_ALLOCATE));
+	ASSERT_EQ(0, punch(self->fd, 0, self->hpage));
+	EXPECT_ONE_INVALIDATION(0, self->hpage_pages);
+	EXPECT_POOL(1, 0);
+	/* The page is gone: a hole again. */
+	EXPECT_EQ(-ENOENT, get_pfn(self->dev, 0, &pfn, NULL));
+	/* The other page kept its data. */
+	EXPECT_TRUE(holds(self->dev, self->page, self->hpage, MARK_A, 64));
+	EXPECT_TRUE(holds(self->dev, self->page, 2 * self->hpage - 64, MARK_B, 64));
+}
+
+TEST_F(memfile, punch_unaligned_start)
+{
+	uint64_t half = self->hpage / 2;
+
+	fill_file(_metadata, self, variant);
+	ASSERT_EQ(0, fill(self->dev, self->page, half - 64, MARK_B, 64));
+	ASSERT_EQ(0, fill(self->dev, self->page, half, MARK_A, 64));
+	ASSERT_EQ(0, punch(self->fd, half, 2 * self->hpage - half));
+	/* Rounded out to both huge pages. */
+	EXPECT_ONE_INVALIDATION(0, 2 * self->hpage_pages);
+	/* The second page went back to the pool, the first stays ... */
+	EXPECT_POOL(1, 0);
+	/* ... with its first half intact and its second half zeroed. */
+	EXPECT_TRUE(holds(self->dev, self->page, 0, MARK_A, 64));
+	EXPECT_TRUE(holds(self->dev, self->page, half - 64, MARK_B, 64));
+	EXPECT_TRUE(holds(self->dev, self->page, half, 0, 64));
+	EXPECT_TRUE(holds(self->dev, self->page, self->hpage - 64, 0, 64));
+}
+
+TEST_F(memfile, punch_unaligned_end)
+{
+	uint64_t end = self->hpage + self->hpage / 2;
+
+	fill_file(_metadata, self, variant);
+	ASSERT_EQ(0, fill(self->dev, self->page, end - 64, MARK_B, 64));
+	ASSERT_EQ(0, fill(self->dev, self->page, end, MARK_A, 64));
+	ASSERT_EQ(0, punch(self->fd, 0, end));
+	EXPECT_ONE_INVALIDATION(0, 2 * self->hpage_pages);
+	EXPECT_POOL(1, 0);
+	/* Second page: zeroed up to the end of the hole, intact after it. */
+	EXPECT_TRUE(holds(self->dev, self->page, self->hpage, 0, 64));
+	EXPECT_TRUE(holds(self->dev, self->page, end - 64, 0, 64));
+	EXPECT_TRUE(holds(self->dev, self->page, end, MARK_A, 64));
+	EXPECT_TRUE(holds(self->dev, self->page, 2 * self->hpage - 64, MARK_B, 64));
+}
+
+TEST_F(memfile, punch_inside_one_page)
+{
+	uint64_t before = 0, after = 0;
+
+	fill_file(_metadata, self, variant);
+	ASSERT_EQ(0, fill(self->dev, self->page, self->page, MARK_B, 64));
+	ASSERT_EQ(0, fill(self->dev, self->page, 2 * self->page, MARK_B, 64));
+	ASSERT_EQ(0, get_pfn(self->dev, 0, &before, NULL));
+	ASSERT_EQ(0, punch(self->fd, self->page, self->page));
+	EXPECT_ONE_INVALIDATION(0, self->hpage_pages);
+	/* Nothing freed, the page stays where it was, only the hole zeroed. */
+	EXPECT_POOL(NR_HPAGES, 0);
+	ASSERT_EQ(0, get_pfn(self->dev, 0, &after, NULL));
+	EXPECT_EQ(before, after);
+	EXPECT_TRUE(holds(self->dev, self->page, 0, MARK_A, 64));
+	EXPECT_TRUE(holds(self->dev, self->page, self->page, 0, 64));
+	EXPECT_TRUE(holds(self->dev, self->page, 2 * self->page - 64, 0, 64));
+	EXPECT_TRUE(holds(self->dev, self->page, 2 * self->page, MARK_B, 64));
+	EXPECT_EQ(0, put_pfn(self->dev, before));
+	EXPECT_EQ(0, put_pfn(self->dev, after));
+}
+
+TEST_F(memfile, truncate_down)
+{
+	uint64_t pfn = 0;
+
+	fill_file(_metadata, self, variant);
+	ASSERT_EQ(0, ftruncate(self->fd, self->hpage));
+	EXPECT_ONE_INVALIDATION(self->hpage_pages, 2 * self->hpage_pages);
+	EXPECT_POOL(1, 0);
+	EXPECT_EQ(-ERANGE, get_pfn(self->dev, self->hpage_pages, &pfn, NULL));
+	EXPECT_TRUE(holds(self->dev, self->page, 0, MARK_A, 64));
+	EXPECT_TRUE(holds(self->dev, self->page, self->hpage - 64, MARK_B, 64));
+	/* Growing again invalidates nothing and allocates nothing. */
+	ASSERT_EQ(0, ftruncate(self->fd, 2 * self->hpage));
+	EXPECT_NO_INVALIDATION();
+	EXPECT_POOL(1, 0);
+}
+
+TEST_F(memfile, truncate_to_zero)
+{
+	fill_file(_metadata, self, variant);
+	ASSERT_EQ(0, ftruncate(self->fd, 0));
+	EXPECT_ONE_INVALIDATION(0, 2 * self->hpage_pages);
+	EXPECT_POOL(0, 0);
+}
+
+TEST_F(memfile, close_then_unregister)
+{
+	uint64_t pfn = 0;
+
+	fill_file(_metadata, self, variant);
+	/* The registration keeps the file: closing the fd frees nothing. */
+	ASSERT_EQ(0, close(self->fd));
+	self->fd = -1;
+	EXPECT_POOL(NR_HPAGES, 0);
+	ASSERT_EQ(0, get_pfn(self->dev, 0, &pfn, NULL));
+	EXPECT_TRUE(holds(self->dev, self->page, 0, MARK_A, 64));
+	EXPECT_NO_INVALIDATION();
+
+	/* Unregistering drops the last reference (and our PFN): all back. */
+	ASSERT_EQ(0, ioctl(self->dev, TEST_MEMFILE_UNREGISTER));
+	EXPECT_EQ(0, refs(self->dev));
+	/* The final fput() ran as task work before the ioctl returned. */
+	EXPECT_POOL(0, 0);
+	EXPECT_EQ(-EINVAL, get_pfn(self->dev, 0, &pfn, NULL));
+}
+
+/* Host userspace cannot get at the bytes by any path. */
+TEST_F(memfile, inaccessible_read)
+{
+	char buf[16];
+
+	fill_file(_metadata, self, variant);
+	EXPECT_EQ(-1, read(self->fd, buf, sizeof(buf)));
+	EXPECT_EQ(EPERM, errno);
+}
+
+TEST_F(memfile, inaccessible_pread)
+{
+	char buf[16];
+
+	fill_file(_metadata, self, variant);
+	EXPECT_EQ(-1, pread(self->fd, buf, sizeof(buf), self->hpage));
+	EXPECT_EQ(EPERM, errno);
+}
+
+TEST_F(memfile, inaccessible_write)
+{
+	char buf[16] = { 1 };
+
+	EXPECT_EQ(-1, write(self->fd, buf, sizeof(buf)));
+	/* hugetlbfs has never implemented write(). */
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, pwrite(self->fd, buf, sizeof(buf), 0));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_POOL(0, 0);
+}
+
+TEST_F(memfile, inaccessible_mmap_shared)
+{
+	void *p = mmap(NULL, self->hpage, PROT_READ | PROT_WRITE, MAP_SHARED, self->fd, 0);
+
+	EXPECT_EQ(MAP_FAILED, p);
+	EXPECT_EQ(EPERM, errno);
+	p = mmap(NULL, self->hpage, PROT_NONE, MAP_SHARED, self->fd, 0);
+	EXPECT_EQ(MAP_FAILED, p);
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_POOL(0, 0);
+}
+
+TEST_F(memfile, inaccessible_mmap_private)
+{
+	void *p = mmap(NULL, self->hpage, PROT_READ, MAP_PRIVATE, self->fd, 0);
+
+	EXPECT_EQ(MAP_FAILED, p);
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_POOL(0, 0);
+}
+
+TEST_F(memfile, inaccessible_splice)
+{
+	int pipefd[2];
+	loff_t off = 0;
+
+	fill_file(_metadata, self, variant);
+	ASSERT_EQ(0, pipe(pipefd));
+	EXPECT_EQ(-1, splice(self->fd, &off, pipefd[1], NULL, 4096, 0));
+	/* hugetlbfs has no splice_read. */
+	EXPECT_EQ(EINVAL, errno);
+	close(pipefd[0]);
+	close(pipefd[1]);
+}
+
+TEST_F(memfile, inaccessible_sendfile)
+{
+	int pipefd[2];
+	off_t off = 0;
+
+	fill_file(_metadata, self, variant);
+	ASSERT_EQ(0, pipe(pipefd));
+	EXPECT_EQ(-1, sendfile(pipefd[1], self->fd, &off, 4096));
+	EXPECT_EQ(EINVAL, errno);
+	close(pipefd[0]);
+	close(pipefd[1]);
+}
+
+TEST_F(memfile, inaccessible_copy_file_range)
+{
+	int out = memfd_create("memfile_copy_target", 0);
+
+	fill_file(_metadata, self, variant);
+	ASSERT_LE(0, out);
+	EXPECT_EQ(-1, copy_file_range(self->fd, NULL, out, NULL, 4096, 0));
+	EXPECT_EQ(EINVAL, errno);
+	close(out);
+}
+
+/* Bad input: a clear errno each, nothing registered, nothing allocated. */
+TEST_F(memfile, bad_memfd_flags)
+{
+	EXPECT_EQ(-1, memfd(variant, 0x0400));
+	EXPECT_EQ(EINVAL, errno);
+	/* Not yet for shmem memfds. */
+	EXPECT_EQ(-1, memfd_create("memfile_test", MFD_INACCESSIBLE));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_POOL(0, 0);
+}
+
+TEST_F(memfile, bad_notifier_flags)
+{
+	int dev = open(DEVICE, O_RDWR);
+
+	ASSERT_LE(0, dev);
+	EXPECT_EQ(-EINVAL, reg(dev, self->fd, 1ULL << 3));
+	EXPECT_EQ(-EINVAL, reg(dev, self->fd, ~0ULL));
+	/* Consumers of one file must agree on the flags. */
+	EXPECT_EQ(-EBUSY, reg(dev, self->fd, TEST_MEMFILE_F_USER_INACCESSIBLE));
+	close(dev);
+}
+
+TEST_F(memfile, register_twice)
+{
+	int other = memfd(variant, MFD_INACCESSIBLE);
+
+	ASSERT_LE(0, other);
+	EXPECT_EQ(-EEXIST, reg(self->dev, self->fd, TEST_MEMFILE_F_UNMOVABLE));
+	EXPECT_EQ(-EEXIST, reg(self->dev, other, 0));
+	close(other);
+}
+
+TEST_F(memfile, register_accessible_as_inaccessible)
+{
+	int dev = open(DEVICE, O_RDWR);
+	int plain = memfd(variant, 0);
+
+	ASSERT_LE(0, dev);
+	ASSERT_LE(0, plain);
+	EXPECT_EQ(-EPERM, reg(dev, plain, TEST_MEMFILE_F_USER_INACCESSIBLE));
+	/* Without the flag an ordinary hugetlb memfd is fine. */
+	EXPECT_EQ(0, reg(dev, plain, 0));
+	close(dev);
+	close(plain);
+}
+
+TEST_F(memfile, register_not_a_memfile)
+{
+	int dev = open(DEVICE, O_RDWR);
+	int pipefd[2];
+	int shm = memfd_create("memfile_shmem", 0);
+
+	ASSERT_LE(0, dev);
+	ASSERT_EQ(0, pipe(pipefd));
+	ASSERT_LE(0, shm);
+	EXPECT_EQ(-EOPNOTSUPP, reg(dev, pipefd[0], 0));
+	/* A tmpfs file: not a memfile until shmem is a backing store. */
+	EXPECT_EQ(-EOPNOTSUPP, reg(dev, shm, 0));
+	EXPECT_EQ(-EOPNOTSUPP, reg(dev, dev, 0));
+	close(pipefd[0]);
+	close(pipefd[1]);
+	close(shm);
+	close(dev);
+}
+
+TEST_F(memfile, register_closed_fd)
+{
+	int dev = open(DEVICE, O_RDWR);
+	int fd = memfd(variant, MFD_INACCESSIBLE);
+
+	ASSERT_LE(0, dev);
+	ASSERT_LE(0, fd);
+	close(fd);
+	EXPECT_EQ(-EBADF, reg(dev, fd, 0));
+	EXPECT_EQ(-EBADF, reg(dev, -1, 0));
+	close(dev);
+}
+
+TEST_F(memfile, offsets_past_eof)
+{
+	uint64_t pfn = 0;
+
+	EXPECT_EQ(-ERANGE, get_pfn(self->dev, 2 * self->hpage_pages, &pfn, NULL));
+	EXPECT_EQ(-ERANGE, get_pfn(self->dev, UINT64_MAX, &pfn, NULL));
+	EXPECT_EQ(-ERANGE, get_pfn(self->dev, UINT64_MAX / self->page, &pfn, NULL));
+	EXPECT_EQ(0, refs(self->dev));
+	EXPECT_POOL(0, 0);
+}
+
+TEST_F(memfile, overflowing_ranges)
+{
+	char buf[8];
+
+	/* fallocate and punch past the largest file size. */
+	EXPECT_EQ(-1, fallocate(self->fd, 0, LLONG_MAX - 4096, 8192));
+	EXPECT_EQ(EFBIG, errno);
+	EXPECT_EQ(-EFBIG, punch(self->fd, LLONG_MAX - 4096, 8192));
+	/* A punch far past EOF is fine and frees nothing. */
+	EXPECT_EQ(0, punch(self->fd, LLONG_MAX - 2 * self->hpage, self->hpage));
+	/* Access past the end of a base page. */
+	EXPECT_EQ(-EINVAL, access_bytes(self->dev, self->page, self->page - 4, buf, 8, 0));
+	EXPECT_EQ(-EINVAL, access_bytes(self->dev, self->page, 0, buf, UINT64_MAX, 0));
+	EXPECT_POOL(0, 0);
+	EXPECT_EQ(0, refs(self->dev));
+}
+
+TEST_F(memfile, put_pfn_not_held)
+{
+	uint64_t pfn = 0;
+
+	EXPECT_EQ(-ENOENT, put_pfn(self->dev, 0x1234));
+	ASSERT_EQ(0, get_pfn(self->dev, 0, &pfn, NULL));
+	EXPECT_EQ(0, put_pfn(self->dev, pfn));
+	EXPECT_EQ(-ENOENT, put_pfn(self->dev, pfn));
+	EXPECT_EQ(0, refs(self->dev));
+}
+
+TEST_F(memfile, unregister_returns_pool)
+{
+	uint64_t pfn = 0;
+
+	fill_file(_metadata, self, variant);
+	/* References the consumer forgot are dropped with it. */
+	ASSERT_EQ(0, get_pfn(self->dev, 0, &pfn, NULL));
+	ASSERT_EQ(0, get_pfn(self->dev, self->hpage_pages, &pfn, NULL));
+	ASSERT_EQ(0, close(self->dev));
+	self->dev = -1;
+	ASSERT_EQ(0, close(self->fd));
+	self->fd = -1;
+	EXPECT_POOL(0, 0);
+}
+
+TEST_HARNESS_MAIN
