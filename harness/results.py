@@ -150,6 +150,8 @@ class Run:
             if msg.startswith("begin "):
                 _, kind, name = msg.split(" ", 2)
                 section, lines = (kind, name.rsplit("/", 1)[-1]), []
+                if kind == "selftest":
+                    print(f"    running {section[1]}", file=self.out, flush=True)
             elif msg.startswith("end ") and section:
                 rc = re.search(r"rc=(\d+)", msg)
                 self.parse_tap(section[0], section[1], lines, int(rc.group(1)) if rc else None)

@@ -6,6 +6,7 @@
 #ifndef _LIB_TEST_MEMFILE_UAPI_H
 #define _LIB_TEST_MEMFILE_UAPI_H
 
+#include <linux/const.h>
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
@@ -17,9 +18,9 @@ struct test_memfile_register {
 };
 
 /* MEMFILE_F_* as the kernel defines them. */
-#define TEST_MEMFILE_F_USER_INACCESSIBLE	(1ULL << 0)
-#define TEST_MEMFILE_F_UNMOVABLE		(1ULL << 1)
-#define TEST_MEMFILE_F_UNRECLAIMABLE		(1ULL << 2)
+#define TEST_MEMFILE_F_USER_INACCESSIBLE	_BITULL(0)
+#define TEST_MEMFILE_F_UNMOVABLE		_BITULL(1)
+#define TEST_MEMFILE_F_UNRECLAIMABLE		_BITULL(2)
 
 /* memfile_get_pfn() at @pgoff (base pages); PUT_PFN drops one such @pfn. */
 struct test_memfile_pfn {

@@ -87,9 +87,9 @@ static long pool_read(const char *pool, const char *what)
 	EXPECT_EQ(self->rsvd0 + (reserved), pool_read(variant->pool, "resv_hugepages")); \
 } while (0)
 
-static int memfd(const FIXTURE_VARIANT(memfile) *variant, unsigned int extra)
+static int hugetlb_memfd(unsigned int flags)
 {
-	return memfd_create("memfile_test", MFD_HUGETLB | variant->mfd_size | extra);
+	return memfd_create("memfile_test", MFD_HUGETLB | flags);
 }
 
 static int reg(int dev, int fd, uint64_t flags)
@@ -172,14 +172,15 @@ static int read_log(int dev, struct test_memfile_event *ev, unsigned int max)
 
 /* Exactly one invalidation, of [start, end) in base pages, start then end. */
 #define EXPECT_ONE_INVALIDATION(_start, _end) do {				\
+	uint64_t __start = (_start), __end = (_end);				\
 	struct test_memfile_event ev[4];					\
 	ASSERT_EQ(2, read_log(self->dev, ev, 4));				\
 	EXPECT_EQ(TEST_MEMFILE_EVENT_START, ev[0].kind);			\
 	EXPECT_EQ(TEST_MEMFILE_EVENT_END, ev[1].kind);				\
-	EXPECT_EQ((uint64_t)(_start), ev[0].start);				\
-	EXPECT_EQ((uint64_t)(_end), ev[0].end);					\
-	EXPECT_EQ((uint64_t)(_start), ev[1].start);				\
-	EXPECT_EQ((uint64_t)(_end), ev[1].end);					\
+	EXPECT_EQ(__start, ev[0].start);					\
+	EXPECT_EQ(__end, ev[0].end);						\
+	EXPECT_EQ(__start, ev[1].start);					\
+	EXPECT_EQ(__end, ev[1].end);						\
 } while (0)
 
 #define EXPECT_NO_INVALIDATION() do {						\
@@ -199,14 +200,16 @@ FIXTURE_SETUP(memfile)
 	self->hpage_pages = variant->hpage / self->page;
 	self->free0 = pool_read(variant->pool, "free_hugepages");
 	self->rsvd0 = pool_read(variant->pool, "resv_hugepages");
-	self->fd = self->dev = -1;
+	self->fd = -1;
+	self->dev = -1;
 	if (self->free0 < NR_HPAGES)
-		SKIP(return, "needs %d free pages in %s, has %ld (reserve them on the kernel command line)",
-		     NR_HPAGES, variant->pool, self->free0);
+		SKIP(return, "needs %d free pages in %s, has %ld %s",
+		     NR_HPAGES, variant->pool, self->free0,
+		     "(reserve them on the kernel command line)");
 	if (access(DEVICE, F_OK))
 		SKIP(return, DEVICE " missing: kernel without CONFIG_TEST_MEMFILE");
 
-	self->fd = memfd(variant, MFD_INACCESSIBLE | MFD_ALLOW_SEALING);
+	self->fd = hugetlb_memfd(variant->mfd_size | MFD_INACCESSIBLE | MFD_ALLOW_SEALING);
 	ASSERT_LE(0, self->fd);
 	ASSERT_EQ(0, ftruncate(self->fd, NR_HPAGES * self->hpage));
 	self->dev = open(DEVICE, O_RDWR);
@@ -223,27 +226,29 @@ FIXTURE_TEARDOWN(memfile)
 		close(self->fd);
 }
 
-/* Allocate both huge pages and mark a byte at the start and end of each. */
-static void fill_file(struct __test_metadata *_metadata,
-		      FIXTURE_DATA(memfile) *self,
-		      const FIXTURE_VARIANT(memfile) *variant)
-{
-	int i;
-
-	ASSERT_EQ(0, fallocate(self->fd, 0, 0, NR_HPAGES * self->hpage));
-	EXPECT_POOL(NR_HPAGES, 0);
-	for (i = 0; i < NR_HPAGES; i++) {
-		ASSERT_EQ(0, fill(self->dev, self->page, i * self->hpage, MARK_A, 64));
-		ASSERT_EQ(0, fill(self->dev, self->page, (i + 1) * self->hpage - 64, MARK_B, 64));
-	}
-}
+/*
+ * Allocate both huge pages and mark 64 bytes at the start (MARK_A) and end
+ * (MARK_B) of each.
+ */
+#define FILL_FILE() do {							\
+	int __i;								\
+										\
+	ASSERT_EQ(0, fallocate(self->fd, 0, 0, NR_HPAGES * self->hpage));	\
+	EXPECT_POOL(NR_HPAGES, 0);						\
+	for (__i = 0; __i < NR_HPAGES; __i++) {					\
+		ASSERT_EQ(0, fill(self->dev, self->page,			\
+				  __i * self->hpage, MARK_A, 64));		\
+		ASSERT_EQ(0, fill(self->dev, self->page,			\
+				  (__i + 1) * self->hpage - 64, MARK_B, 64));	\
+	}									\
+} while (0)
 
 TEST_F(memfile, order_and_pfn)
 {
 	uint64_t head = 0, pfn = 0, k;
 	uint32_t order = 0, want = __builtin_ctzl(self->hpage_pages);
 
-	fill_file(_metadata, self, variant);
+	FILL_FILE();
 	ASSERT_EQ(0, get_pfn(self->dev, 0, &head, &order));
 	EXPECT_EQ(want, order);
 	EXPECT_EQ(0, head % self->hpage_pages);
@@ -311,7 +316,7 @@ TEST_F(memfile, punch_aligned)
 {
 	uint64_t pfn = 0;
 
-	fill_file(_metadata, self, variant);
+	FILL_FILE();
 	ASSERT_EQ(0, fcntl(self->fd, F_ADD_SEALS, F_SEAL_AUTO_ALLOCATE));
 	ASSERT_EQ(0, punch(self->fd, 0, self->hpage));
 	EXPECT_ONE_INVALIDATION(0, self->hpage_pages);
@@ -327,7 +332,7 @@ TEST_F(memfile, punch_unaligned_start)
 {
 	uint64_t half = self->hpage / 2;
 
-	fill_file(_metadata, self, variant);
+	FILL_FILE();
 	ASSERT_EQ(0, fill(self->dev, self->page, half - 64, MARK_B, 64));
 	ASSERT_EQ(0, fill(self->dev, self->page, half, MARK_A, 64));
 	ASSERT_EQ(0, punch(self->fd, half, 2 * self->hpage - half));
@@ -346,7 +351,7 @@ TEST_F(memfile, punch_unaligned_end)
 {
 	uint64_t end = self->hpage + self->hpage / 2;
 
-	fill_file(_metadata, self, variant);
+	FILL_FILE();
 	ASSERT_EQ(0, fill(self->dev, self->page, end - 64, MARK_B, 64));
 	ASSERT_EQ(0, fill(self->dev, self->page, end, MARK_A, 64));
 	ASSERT_EQ(0, punch(self->fd, 0, end));
@@ -363,7 +368,7 @@ TEST_F(memfile, punch_inside_one_page)
 {
 	uint64_t before = 0, after = 0;
 
-	fill_file(_metadata, self, variant);
+	FILL_FILE();
 	ASSERT_EQ(0, fill(self->dev, self->page, self->page, MARK_B, 64));
 	ASSERT_EQ(0, fill(self->dev, self->page, 2 * self->page, MARK_B, 64));
 	ASSERT_EQ(0, get_pfn(self->dev, 0, &before, NULL));
@@ -385,7 +390,7 @@ TEST_F(memfile, truncate_down)
 {
 	uint64_t pfn = 0;
 
-	fill_file(_metadata, self, variant);
+	FILL_FILE();
 	ASSERT_EQ(0, ftruncate(self->fd, self->hpage));
 	EXPECT_ONE_INVALIDATION(self->hpage_pages, 2 * self->hpage_pages);
 	EXPECT_POOL(1, 0);
@@ -400,7 +405,7 @@ TEST_F(memfile, truncate_down)
 
 TEST_F(memfile, truncate_to_zero)
 {
-	fill_file(_metadata, self, variant);
+	FILL_FILE();
 	ASSERT_EQ(0, ftruncate(self->fd, 0));
 	EXPECT_ONE_INVALIDATION(0, 2 * self->hpage_pages);
 	EXPECT_POOL(0, 0);
@@ -410,7 +415,7 @@ TEST_F(memfile, close_then_unregister)
 {
 	uint64_t pfn = 0;
 
-	fill_file(_metadata, self, variant);
+	FILL_FILE();
 	/* The registration keeps the file: closing the fd frees nothing. */
 	ASSERT_EQ(0, close(self->fd));
 	self->fd = -1;
@@ -432,7 +437,7 @@ TEST_F(memfile, inaccessible_read)
 {
 	char buf[16];
 
-	fill_file(_metadata, self, variant);
+	FILL_FILE();
 	EXPECT_EQ(-1, read(self->fd, buf, sizeof(buf)));
 	EXPECT_EQ(EPERM, errno);
 }
@@ -441,7 +446,7 @@ TEST_F(memfile, inaccessible_pread)
 {
 	char buf[16];
 
-	fill_file(_metadata, self, variant);
+	FILL_FILE();
 	EXPECT_EQ(-1, pread(self->fd, buf, sizeof(buf), self->hpage));
 	EXPECT_EQ(EPERM, errno);
 }
@@ -484,7 +489,7 @@ TEST_F(memfile, inaccessible_splice)
 	int pipefd[2];
 	loff_t off = 0;
 
-	fill_file(_metadata, self, variant);
+	FILL_FILE();
 	ASSERT_EQ(0, pipe(pipefd));
 	EXPECT_EQ(-1, splice(self->fd, &off, pipefd[1], NULL, 4096, 0));
 	/* hugetlbfs has no splice_read. */
@@ -498,7 +503,7 @@ TEST_F(memfile, inaccessible_sendfile)
 	int pipefd[2];
 	off_t off = 0;
 
-	fill_file(_metadata, self, variant);
+	FILL_FILE();
 	ASSERT_EQ(0, pipe(pipefd));
 	EXPECT_EQ(-1, sendfile(pipefd[1], self->fd, &off, 4096));
 	EXPECT_EQ(EINVAL, errno);
@@ -508,10 +513,10 @@ TEST_F(memfile, inaccessible_sendfile)
 
 TEST_F(memfile, inaccessible_copy_file_range)
 {
-	int same_fs = memfd(variant, 0);
+	int same_fs = hugetlb_memfd(variant->mfd_size);
 	int tmpfs = memfd_create("memfile_copy_target", 0);
 
-	fill_file(_metadata, self, variant);
+	FILL_FILE();
 	ASSERT_LE(0, same_fs);
 	ASSERT_LE(0, tmpfs);
 	/* Within hugetlbfs the copy needs ->splice_read, which it lacks ... */
@@ -527,7 +532,7 @@ TEST_F(memfile, inaccessible_copy_file_range)
 /* Bad input: a clear errno each, nothing registered, nothing allocated. */
 TEST_F(memfile, bad_memfd_flags)
 {
-	EXPECT_EQ(-1, memfd(variant, 0x0400));
+	EXPECT_EQ(-1, hugetlb_memfd(variant->mfd_size | 0x0400));
 	EXPECT_EQ(EINVAL, errno);
 	/* Not yet for shmem memfds. */
 	EXPECT_EQ(-1, memfd_create("memfile_test", MFD_INACCESSIBLE));
@@ -549,7 +554,7 @@ TEST_F(memfile, bad_notifier_flags)
 
 TEST_F(memfile, register_twice)
 {
-	int other = memfd(variant, MFD_INACCESSIBLE);
+	int other = hugetlb_memfd(variant->mfd_size | MFD_INACCESSIBLE);
 
 	ASSERT_LE(0, other);
 	EXPECT_EQ(-EEXIST, reg(self->dev, self->fd, TEST_MEMFILE_F_UNMOVABLE));
@@ -560,7 +565,7 @@ TEST_F(memfile, register_twice)
 TEST_F(memfile, register_accessible_as_inaccessible)
 {
 	int dev = open(DEVICE, O_RDWR);
-	int plain = memfd(variant, 0);
+	int plain = hugetlb_memfd(variant->mfd_size);
 
 	ASSERT_LE(0, dev);
 	ASSERT_LE(0, plain);
@@ -593,7 +598,7 @@ TEST_F(memfile, register_not_a_memfile)
 TEST_F(memfile, register_closed_fd)
 {
 	int dev = open(DEVICE, O_RDWR);
-	int fd = memfd(variant, MFD_INACCESSIBLE);
+	int fd = hugetlb_memfd(variant->mfd_size | MFD_INACCESSIBLE);
 
 	ASSERT_LE(0, dev);
 	ASSERT_LE(0, fd);
@@ -646,7 +651,7 @@ TEST_F(memfile, unregister_returns_pool)
 {
 	uint64_t pfn = 0;
 
-	fill_file(_metadata, self, variant);
+	FILL_FILE();
 	/* References the consumer forgot are dropped with it. */
 	ASSERT_EQ(0, get_pfn(self->dev, 0, &pfn, NULL));
 	ASSERT_EQ(0, get_pfn(self->dev, self->hpage_pages, &pfn, NULL));
