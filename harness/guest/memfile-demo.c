@@ -52,6 +52,8 @@ static const char *size_str(uint64_t bytes, char *buf)
 		sprintf(buf, "%llu GiB", (unsigned long long)(bytes >> 30));
 	else
 		sprintf(buf, "%llu MiB", (unsigned long long)(bytes >> 20));
+	if (!bytes)
+		strcpy(buf, "0");
 	return buf;
 }
 
@@ -64,7 +66,7 @@ static void demo(const char *name, unsigned int mfd_size, uint64_t hpage, const 
 	struct test_memfile_event ev[8];
 	struct test_memfile_log log = { .events = (uintptr_t)ev, .max = 8 };
 	long free0 = pool(kb, "free_hugepages");
-	char a[32], b[32], c[32];
+	char a[32], b[32], c[32], d[32];
 	int fd, dev;
 	char byte;
 
@@ -111,7 +113,7 @@ static void demo(const char *name, unsigned int mfd_size, uint64_t hpage, const 
 	CHECK(!ioctl(dev, TEST_MEMFILE_READ_LOG, &log) && log.count == 2, "log");
 	printf("    punch [%s, %s): the consumer is told [%s, %s) before and after,\n",
 	       size_str(hpage / 2, a), size_str(size, b), size_str(ev[0].start * 4096, c),
-	       size_str(ev[0].end * 4096, a));
+	       size_str(ev[0].end * 4096, d));
 	printf("      rounded out to whole %s pages (pages %llu..%llu)\n", name,
 	       (unsigned long long)ev[0].start, (unsigned long long)ev[0].end);
 	CHECK(ev[0].start == 0 && ev[0].end == 2 * pages, "range");
