@@ -298,8 +298,10 @@ EXPORT_SYMBOL_GPL(memfile_unregister_notifier);
  *		of the store that holds @pfn (0 for a base page, 9 for 2M, 18
  *		for 1G on x86)
  *
- * Called by the consumer in process context; may sleep and may allocate.  On
- * success the page is referenced; drop it with memfile_put_pfn().  The result
+ * Called by the consumer in process context, without holding any lock its
+ * invalidate callbacks take: the store may take the file's own locks here,
+ * and holds them around the callbacks.  May sleep and allocate.  On success
+ * the page is referenced; drop it with memfile_put_pfn().  The result
  * can be stale as soon as an invalidation of @pgoff starts: a consumer that
  * maps it must detect that (e.g. a sequence count bumped in its
  * invalidate_start()) and retry.
