@@ -11,7 +11,9 @@
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/highmem.h>
+#include <linux/hugetlb.h>
 #include <linux/memfile_notifier.h>
+#include <linux/migrate.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
@@ -260,6 +262,64 @@ out:
 	return ret;
 }
 
+#ifdef CONFIG_MIGRATION
+static struct page *test_memfile_migration_target(struct page *page,
+						  unsigned long private)
+{
+	struct hstate *h = page_hstate(page);
+
+	return alloc_huge_page_nodemask(h, page_to_nid(page), NULL,
+					htlb_alloc_mask(h));
+}
+
+static int test_memfile_migrate(struct test_memfile *tm, void __user *uarg)
+{
+	struct test_memfile_pfn arg;
+	unsigned long pfn;
+	unsigned int order;
+	LIST_HEAD(pages);
+	struct page *page;
+	int ret;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return -EFAULT;
+	if (arg.pad)
+		return -EINVAL;
+	ret = memfile_get_pfn(&tm->notifier, arg.pgoff, &pfn, &order);
+	if (ret)
+		return ret;
+	page = compound_head(pfn_to_page(pfn));
+	if (!PageHuge(page))
+		ret = -EOPNOTSUPP;
+	else
+		ret = folio_isolate_hugetlb(page, &pages);
+	/* Our reference would make the migration fail: drop it first. */
+	memfile_put_pfn(&tm->notifier, pfn);
+	if (ret)
+		return ret;
+
+	ret = migrate_pages(&pages, test_memfile_migration_target, NULL, 0,
+			    MIGRATE_SYNC, MR_SYSCALL, NULL);
+	if (ret) {
+		putback_movable_pages(&pages);
+		return ret < 0 ? ret : -EBUSY;
+	}
+
+	ret = memfile_get_pfn(&tm->notifier, arg.pgoff, &pfn, &order);
+	if (ret)
+		return ret;
+	memfile_put_pfn(&tm->notifier, pfn);
+	arg.pfn = pfn;
+	arg.order = order;
+	return copy_to_user(uarg, &arg, sizeof(arg)) ? -EFAULT : 0;
+}
+#else
+static int test_memfile_migrate(struct test_memfile *tm, void __user *uarg)
+{
+	return -EOPNOTSUPP;
+}
+#endif
+
 static long test_memfile_ioctl(struct file *file, unsigned int cmd,
 			       unsigned long arg)
 {
@@ -290,6 +350,9 @@ static long test_memfile_ioctl(struct file *file, unsigned int cmd,
 		break;
 	case TEST_MEMFILE_ACCESS:
 		ret = test_memfile_access(tm, uarg);
+		break;
+	case TEST_MEMFILE_MIGRATE:
+		ret = test_memfile_migrate(tm, uarg);
 		break;
 	case TEST_MEMFILE_REFS:
 		ret = put_user(tm->nr_refs, (u64 __user *)uarg);

@@ -68,5 +68,10 @@ struct test_memfile_access {
 #define TEST_MEMFILE_ACCESS		_IOW(TEST_MEMFILE_IOC, 0xa5, struct test_memfile_access)
 /* Page references taken with GET_PFN and not yet put. */
 #define TEST_MEMFILE_REFS		_IOR(TEST_MEMFILE_IOC, 0xa6, __u64)
+/*
+ * Try to migrate the huge page holding @pgoff, as compaction or memory
+ * offlining would; on success @pfn is where base page @pgoff went.
+ */
+#define TEST_MEMFILE_MIGRATE		_IOWR(TEST_MEMFILE_IOC, 0xa7, struct test_memfile_pfn)
 
 #endif /* _LIB_TEST_MEMFILE_UAPI_H */

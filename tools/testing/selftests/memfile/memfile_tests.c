@@ -432,6 +432,57 @@ TEST_F(memfile, close_then_unregister)
 	EXPECT_EQ(-EINVAL, get_pfn(self->dev, 0, &pfn, NULL));
 }
 
+static int migrate(int dev, uint64_t pgoff, uint64_t *pfn)
+{
+	struct test_memfile_pfn p = { .pgoff = pgoff };
+
+	if (ioctl(dev, TEST_MEMFILE_MIGRATE, &p))
+		return -errno;
+	*pfn = p.pfn;
+	return 0;
+}
+
+TEST_F(memfile, unmovable_refuses_migration)
+{
+	uint64_t before = 0, after = 0;
+
+	/* One page in use, one free in the pool as a migration target. */
+	ASSERT_EQ(0, fallocate(self->fd, 0, 0, self->hpage));
+	ASSERT_EQ(0, get_pfn(self->dev, 0, &before, NULL));
+	ASSERT_EQ(0, put_pfn(self->dev, before));
+	EXPECT_EQ(-EBUSY, migrate(self->dev, 0, &after));
+	ASSERT_EQ(0, get_pfn(self->dev, 0, &after, NULL));
+	EXPECT_EQ(before, after);
+	EXPECT_EQ(0, put_pfn(self->dev, after));
+	EXPECT_POOL(1, 0);
+}
+
+TEST_F(memfile, movable_without_the_flag)
+{
+	uint64_t before = 0, after = 0;
+	int dev = open(DEVICE, O_RDWR);
+	int fd = hugetlb_memfd(variant->mfd_size | MFD_INACCESSIBLE);
+
+	ASSERT_LE(0, dev);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ftruncate(fd, self->hpage));
+	ASSERT_EQ(0, fallocate(fd, 0, 0, self->hpage));
+	ASSERT_EQ(0, reg(dev, fd, TEST_MEMFILE_F_USER_INACCESSIBLE));
+	ASSERT_EQ(0, fill(dev, self->page, 0, MARK_A, 64));
+	ASSERT_EQ(0, get_pfn(dev, 5, &before, NULL));
+	ASSERT_EQ(0, put_pfn(dev, before));
+
+	ASSERT_EQ(0, migrate(dev, 5, &after));
+	EXPECT_NE(before, after);
+	EXPECT_EQ(0, (after - 5) % self->hpage_pages);
+	EXPECT_TRUE(holds(dev, self->page, 0, MARK_A, 64));
+	/* The old page went back to the pool, the new one came out of it. */
+	EXPECT_POOL(1, 0);
+	close(dev);
+	close(fd);
+	EXPECT_POOL(0, 0);
+}
+
 /* Host userspace cannot get at the bytes by any path. */
 TEST_F(memfile, inaccessible_read)
 {
