@@ -250,7 +250,11 @@ int memfile_register_notifier(struct file *file, unsigned long flags,
 	notifier->file = get_file(file);
 	notifier->node = node;
 	notifier->bs = bs;
-	WRITE_ONCE(node->consumer_flags, flags);
+	if (list_empty(&node->notifiers)) {
+		WRITE_ONCE(node->consumer_flags, flags);
+		if (bs->flags_changed)
+			bs->flags_changed(file, flags);
+	}
 	list_add_tail(&notifier->list, &node->notifiers);
 out:
 	up_write(&node->rwsem);
@@ -278,8 +282,11 @@ void memfile_unregister_notifier(struct memfile_notifier *notifier)
 
 	down_write(&node->rwsem);
 	list_del(&notifier->list);
-	if (list_empty(&node->notifiers))
+	if (list_empty(&node->notifiers)) {
 		WRITE_ONCE(node->consumer_flags, 0);
+		if (notifier->bs->flags_changed)
+			notifier->bs->flags_changed(file, 0);
+	}
 	up_write(&node->rwsem);
 
 	notifier->node = NULL;

@@ -26,6 +26,8 @@ struct fake_file {
 	struct memfile_node node;
 	pgoff_t nr_pages;
 	atomic_t refs;
+	int flags_calls;		/* calls of fake_flags_changed() */
+	unsigned long flags_seen;	/* its last @flags */
 };
 
 /* The f_op of a file tells which store, if any, owns it. */
@@ -140,12 +142,21 @@ static void fake_put_pfn(struct file *file, unsigned long pfn)
 	atomic_dec(&ff->refs);
 }
 
+static void fake_flags_changed(struct file *file, unsigned long flags)
+{
+	struct fake_file *ff = file->private_data;
+
+	ff->flags_calls++;
+	ff->flags_seen = flags;
+}
+
 static struct memfile_backing_store fake_store = {
 	.name = "kunit-fake",
 	.supported_flags = MEMFILE_F_ALLOWED_MASK,
 	.lookup_memfile_node = fake_lookup_memfile_node,
 	.get_pfn = fake_get_pfn,
 	.put_pfn = fake_put_pfn,
+	.flags_changed = fake_flags_changed,
 };
 
 /* A second store, whose pages cannot be pinned against migration. */
@@ -634,6 +645,27 @@ static void test_get_put_pfn_balance(struct kunit *test)
 	memfile_unregister_notifier(&c->notifier);
 }
 
+static void test_store_told_of_flag_changes(struct kunit *test)
+{
+	struct file *file = new_memfile(test, 0);
+	struct test_consumer *a = new_consumer(test, 1);
+	struct test_consumer *b = new_consumer(test, 2);
+	const unsigned long flags = MEMFILE_F_UNMOVABLE | MEMFILE_F_UNRECLAIMABLE;
+
+	/* Only the first consumer in and the last one out change the flags. */
+	KUNIT_ASSERT_EQ(test, memfile_register_notifier(file, flags, &a->notifier), 0);
+	KUNIT_EXPECT_EQ(test, fake(file)->flags_calls, 1);
+	KUNIT_EXPECT_EQ(test, fake(file)->flags_seen, flags);
+	KUNIT_ASSERT_EQ(test, memfile_register_notifier(file, flags, &b->notifier), 0);
+	/* A refused registration changes nothing either. */
+	KUNIT_EXPECT_EQ(test, memfile_register_notifier(file, 0, &a->notifier), -EEXIST);
+	memfile_unregister_notifier(&a->notifier);
+	KUNIT_EXPECT_EQ(test, fake(file)->flags_calls, 1);
+	memfile_unregister_notifier(&b->notifier);
+	KUNIT_EXPECT_EQ(test, fake(file)->flags_calls, 2);
+	KUNIT_EXPECT_EQ(test, fake(file)->flags_seen, 0UL);
+}
+
 static void test_no_callback_after_unregister(struct kunit *test)
 {
 	struct file *file = new_memfile(test, 0);
@@ -702,6 +734,7 @@ static struct kunit_case memfile_notifier_cases[] = {
 	KUNIT_CASE(test_register_waits_for_invalidation),
 	KUNIT_CASE(test_get_put_pfn_balance),
 	KUNIT_CASE(test_no_callback_after_unregister),
+	KUNIT_CASE(test_store_told_of_flag_changes),
 	{}
 };
 

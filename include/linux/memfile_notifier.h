@@ -69,6 +69,10 @@ struct memfile_node {
  *			base page at @pgoff with a reference held and the order
  *			of the naturally aligned block that contains it.
  * @put_pfn:		drop the reference that @get_pfn took.
+ * @flags_changed:	optional: the consumers' flags of @file became @flags
+ *			(the first consumer registered, or 0 when the last one
+ *			left).  Called in process context under the node's
+ *			rwsem (write); may sleep.
  * @list:		private to the core.
  *
  * A store registers itself with memfile_register_backing_store() before any
@@ -81,6 +85,7 @@ struct memfile_backing_store {
 	int (*get_pfn)(struct file *file, pgoff_t pgoff, unsigned long *pfn,
 		       unsigned int *order);
 	void (*put_pfn)(struct file *file, unsigned long pfn);
+	void (*flags_changed)(struct file *file, unsigned long flags);
 	struct list_head list;
 };
 

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Tests of hugetlbfs as a memfile_notifier backing store, through the test
- * consumer /dev/test_memfile (lib/test_memfile.c, CONFIG_TEST_MEMFILE).
+ * Tests of hugetlbfs and shmem as memfile_notifier backing stores, through the
+ * test consumer /dev/test_memfile (lib/test_memfile.c, CONFIG_TEST_MEMFILE).
  *
- * Every case runs for 2M and 1G huge pages.  The file is an inaccessible
- * hugetlb memfd of two huge pages; the consumer registers on it with
- * MEMFILE_F_USER_INACCESSIBLE | MEMFILE_F_UNMOVABLE.  Pool counters
- * (free_hugepages, resv_hugepages) are checked exactly after each step.
+ * Every case runs for hugetlbfs with 2M and 1G pages and for shmem with
+ * base pages.  The file is an inaccessible memfd of two of the store's pages;
+ * the consumer registers on it with MEMFILE_F_USER_INACCESSIBLE |
+ * MEMFILE_F_UNMOVABLE.  Page counters (hugetlb: free_hugepages and
+ * resv_hugepages; shmem: Shmem in /proc/meminfo) are checked exactly after
+ * each step.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -48,21 +50,47 @@ FIXTURE(memfile) {
 };
 
 FIXTURE_VARIANT(memfile) {
-	const char *pool;	/* /sys/kernel/mm/hugepages/ entry */
-	unsigned int mfd_size;	/* MFD_HUGE_* */
-	size_t hpage;
+	const char *pool;	/* /sys/kernel/mm/hugepages/ entry; NULL: shmem */
+	unsigned int mfd_flags;	/* memfd_create() flags that pick the store */
+	size_t hpage;		/* the store's page size */
+	int seal;		/* F_SEAL_AUTO_ALLOCATE supported */
+	int migrate;		/* the test driver can migrate its pages */
+	int write_errno;	/* write(), splice() ... of an inaccessible file */
+	int copy_errno;		/* copy_file_range() within the file system */
+	unsigned int other_fs;	/* memfd_create() flags of another file system */
 };
 
 FIXTURE_VARIANT_ADD(memfile, hugetlb_2m) {
 	.pool = "hugepages-2048kB",
-	.mfd_size = MFD_HUGE_2MB,
+	.mfd_flags = MFD_HUGETLB | MFD_HUGE_2MB,
 	.hpage = 2UL << 20,
+	.seal = 1,
+	.migrate = 1,
+	.write_errno = EINVAL,	/* hugetlbfs has no write or splice_read */
+	.copy_errno = EINVAL,
+	.other_fs = 0,
 };
 
 FIXTURE_VARIANT_ADD(memfile, hugetlb_1g) {
 	.pool = "hugepages-1048576kB",
-	.mfd_size = MFD_HUGE_1GB,
+	.mfd_flags = MFD_HUGETLB | MFD_HUGE_1GB,
 	.hpage = 1UL << 30,
+	.seal = 1,
+	.migrate = 1,
+	.write_errno = EINVAL,
+	.copy_errno = EINVAL,
+	.other_fs = 0,
+};
+
+FIXTURE_VARIANT_ADD(memfile, shmem) {
+	.pool = NULL,
+	.mfd_flags = 0,
+	.hpage = 4096,
+	.seal = 0,
+	.migrate = 0,
+	.write_errno = EPERM,	/* refused in write_begin and read_iter */
+	.copy_errno = EPERM,
+	.other_fs = MFD_HUGETLB | MFD_HUGE_2MB,
 };
 
 static long pool_read(const char *pool, const char *what)
@@ -81,15 +109,45 @@ static long pool_read(const char *pool, const char *what)
 	return val;
 }
 
-/* Pages of the pool in use and reserved now, relative to the start. */
+/* Shmem pages in use system-wide, from /proc/meminfo. */
+static long shmem_pages(void)
+{
+	char line[128];
+	long kb = -1;
+	FILE *f;
+
+	/* Fold the per-CPU counter deltas in, or the count lags. */
+	f = fopen("/proc/sys/vm/stat_refresh", "w");
+	if (!f || fputs("1", f) < 0 || fclose(f))
+		return -1;
+	f = fopen("/proc/meminfo", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Shmem: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb < 0 ? -1 : kb / 4;
+}
+
+/* The store's pages in use and reserved now, relative to the start. */
 #define EXPECT_POOL(used, reserved) do {					\
-	EXPECT_EQ(self->free0 - (used), pool_read(variant->pool, "free_hugepages")); \
-	EXPECT_EQ(self->rsvd0 + (reserved), pool_read(variant->pool, "resv_hugepages")); \
+	long __used = (used), __rsvd = (reserved);				\
+										\
+	if (variant->pool) {							\
+		EXPECT_EQ(self->free0 - __used,					\
+			  pool_read(variant->pool, "free_hugepages"));		\
+		EXPECT_EQ(self->rsvd0 + __rsvd,					\
+			  pool_read(variant->pool, "resv_hugepages"));		\
+	} else {								\
+		EXPECT_EQ(self->free0 + __used, shmem_pages());			\
+		EXPECT_EQ(0, __rsvd);						\
+	}									\
 } while (0)
 
-static int hugetlb_memfd(unsigned int flags)
+static int memfile_memfd(unsigned int flags)
 {
-	return memfd_create("memfile_test", MFD_HUGETLB | flags);
+	return memfd_create("memfile_test", flags);
 }
 
 static int reg(int dev, int fd, uint64_t flags)
@@ -198,18 +256,23 @@ FIXTURE_SETUP(memfile)
 	self->page = sysconf(_SC_PAGESIZE);
 	self->hpage = variant->hpage;
 	self->hpage_pages = variant->hpage / self->page;
-	self->free0 = pool_read(variant->pool, "free_hugepages");
-	self->rsvd0 = pool_read(variant->pool, "resv_hugepages");
 	self->fd = -1;
 	self->dev = -1;
-	if (self->free0 < NR_HPAGES)
+	if (!variant->pool) {
+		self->free0 = shmem_pages();
+		self->rsvd0 = 0;
+	} else {
+		self->free0 = pool_read(variant->pool, "free_hugepages");
+		self->rsvd0 = pool_read(variant->pool, "resv_hugepages");
+	}
+	if (variant->pool && self->free0 < NR_HPAGES)
 		SKIP(return, "needs %d free pages in %s, has %ld %s",
 		     NR_HPAGES, variant->pool, self->free0,
 		     "(reserve them on the kernel command line)");
 	if (access(DEVICE, F_OK))
 		SKIP(return, DEVICE " missing: kernel without CONFIG_TEST_MEMFILE");
 
-	self->fd = hugetlb_memfd(variant->mfd_size | MFD_INACCESSIBLE | MFD_ALLOW_SEALING);
+	self->fd = memfile_memfd(variant->mfd_flags | MFD_INACCESSIBLE | MFD_ALLOW_SEALING);
 	ASSERT_LE(0, self->fd);
 	ASSERT_EQ(0, ftruncate(self->fd, NR_HPAGES * self->hpage));
 	self->dev = open(DEVICE, O_RDWR);
@@ -280,15 +343,17 @@ TEST_F(memfile, get_pfn_fills_hole)
 {
 	uint64_t pfn = 0, again = 0;
 
+	uint64_t last = NR_HPAGES * self->hpage_pages - 1;
+
 	EXPECT_POOL(0, 0);
-	ASSERT_EQ(0, get_pfn(self->dev, 3, &pfn, NULL));
+	ASSERT_EQ(0, get_pfn(self->dev, last, &pfn, NULL));
 	EXPECT_POOL(1, 0);
 	/* Same page the second time, nothing more allocated. */
-	ASSERT_EQ(0, get_pfn(self->dev, 3, &again, NULL));
+	ASSERT_EQ(0, get_pfn(self->dev, last, &again, NULL));
 	EXPECT_EQ(pfn, again);
 	EXPECT_POOL(1, 0);
 	/* A new page is cleared. */
-	EXPECT_TRUE(holds(self->dev, self->page, 0, 0, 64));
+	EXPECT_TRUE(holds(self->dev, self->page, last * self->page, 0, 64));
 	EXPECT_EQ(0, put_pfn(self->dev, pfn));
 	EXPECT_EQ(0, put_pfn(self->dev, pfn));
 	EXPECT_NO_INVALIDATION();
@@ -297,6 +362,13 @@ TEST_F(memfile, get_pfn_fills_hole)
 TEST_F(memfile, seal_keeps_holes)
 {
 	uint64_t pfn = 0;
+
+	if (!variant->seal) {
+		/* Refused, not accepted and ignored. */
+		EXPECT_EQ(-1, fcntl(self->fd, F_ADD_SEALS, F_SEAL_AUTO_ALLOCATE));
+		EXPECT_EQ(EINVAL, errno);
+		return;
+	}
 
 	ASSERT_EQ(0, fcntl(self->fd, F_ADD_SEALS, F_SEAL_AUTO_ALLOCATE));
 	EXPECT_EQ(F_SEAL_AUTO_ALLOCATE, fcntl(self->fd, F_GET_SEALS));
@@ -317,12 +389,14 @@ TEST_F(memfile, punch_aligned)
 	uint64_t pfn = 0;
 
 	FILL_FILE();
-	ASSERT_EQ(0, fcntl(self->fd, F_ADD_SEALS, F_SEAL_AUTO_ALLOCATE));
+	if (variant->seal)
+		ASSERT_EQ(0, fcntl(self->fd, F_ADD_SEALS, F_SEAL_AUTO_ALLOCATE));
 	ASSERT_EQ(0, punch(self->fd, 0, self->hpage));
 	EXPECT_ONE_INVALIDATION(0, self->hpage_pages);
 	EXPECT_POOL(1, 0);
 	/* The page is gone: a hole again. */
-	EXPECT_EQ(-ENOENT, get_pfn(self->dev, 0, &pfn, NULL));
+	if (variant->seal)
+		EXPECT_EQ(-ENOENT, get_pfn(self->dev, 0, &pfn, NULL));
 	/* The other page kept its data. */
 	EXPECT_TRUE(holds(self->dev, self->page, self->hpage, MARK_A, 64));
 	EXPECT_TRUE(holds(self->dev, self->page, 2 * self->hpage - 64, MARK_B, 64));
@@ -366,22 +440,25 @@ TEST_F(memfile, punch_unaligned_end)
 
 TEST_F(memfile, punch_inside_one_page)
 {
-	uint64_t before = 0, after = 0;
+	uint64_t before = 0, after = 0, at = self->hpage / 4;
 
 	FILL_FILE();
-	ASSERT_EQ(0, fill(self->dev, self->page, self->page, MARK_B, 64));
-	ASSERT_EQ(0, fill(self->dev, self->page, 2 * self->page, MARK_B, 64));
+	ASSERT_EQ(0, fill(self->dev, self->page, at - 64, MARK_B, 64));
+	ASSERT_EQ(0, fill(self->dev, self->page, at, MARK_B, 64));
+	ASSERT_EQ(0, fill(self->dev, self->page, at + 64, MARK_B, 64));
+	ASSERT_EQ(0, fill(self->dev, self->page, at + 128, MARK_B, 64));
 	ASSERT_EQ(0, get_pfn(self->dev, 0, &before, NULL));
-	ASSERT_EQ(0, punch(self->fd, self->page, self->page));
+	ASSERT_EQ(0, punch(self->fd, at, 128));
 	EXPECT_ONE_INVALIDATION(0, self->hpage_pages);
 	/* Nothing freed, the page stays where it was, only the hole zeroed. */
 	EXPECT_POOL(NR_HPAGES, 0);
 	ASSERT_EQ(0, get_pfn(self->dev, 0, &after, NULL));
 	EXPECT_EQ(before, after);
 	EXPECT_TRUE(holds(self->dev, self->page, 0, MARK_A, 64));
-	EXPECT_TRUE(holds(self->dev, self->page, self->page, 0, 64));
-	EXPECT_TRUE(holds(self->dev, self->page, 2 * self->page - 64, 0, 64));
-	EXPECT_TRUE(holds(self->dev, self->page, 2 * self->page, MARK_B, 64));
+	EXPECT_TRUE(holds(self->dev, self->page, at - 64, MARK_B, 64));
+	EXPECT_TRUE(holds(self->dev, self->page, at, 0, 64));
+	EXPECT_TRUE(holds(self->dev, self->page, at + 64, 0, 64));
+	EXPECT_TRUE(holds(self->dev, self->page, at + 128, MARK_B, 64));
 	EXPECT_EQ(0, put_pfn(self->dev, before));
 	EXPECT_EQ(0, put_pfn(self->dev, after));
 }
@@ -446,6 +523,8 @@ TEST_F(memfile, unmovable_refuses_migration)
 {
 	uint64_t before = 0, after = 0;
 
+	if (!variant->migrate)
+		SKIP(return, "test_memfile migrates huge pages only");
 	/* One page in use, one free in the pool as a migration target. */
 	ASSERT_EQ(0, fallocate(self->fd, 0, 0, self->hpage));
 	ASSERT_EQ(0, get_pfn(self->dev, 0, &before, NULL));
@@ -460,9 +539,12 @@ TEST_F(memfile, unmovable_refuses_migration)
 TEST_F(memfile, movable_without_the_flag)
 {
 	uint64_t before = 0, after = 0;
-	int dev = open(DEVICE, O_RDWR);
-	int fd = hugetlb_memfd(variant->mfd_size | MFD_INACCESSIBLE);
+	int dev, fd;
 
+	if (!variant->migrate)
+		SKIP(return, "test_memfile migrates huge pages only");
+	dev = open(DEVICE, O_RDWR);
+	fd = memfile_memfd(variant->mfd_flags | MFD_INACCESSIBLE);
 	ASSERT_LE(0, dev);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, ftruncate(fd, self->hpage));
@@ -507,10 +589,9 @@ TEST_F(memfile, inaccessible_write)
 	char buf[16] = { 1 };
 
 	EXPECT_EQ(-1, write(self->fd, buf, sizeof(buf)));
-	/* hugetlbfs has never implemented write(). */
-	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(variant->write_errno, errno);
 	EXPECT_EQ(-1, pwrite(self->fd, buf, sizeof(buf), 0));
-	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(variant->write_errno, errno);
 	EXPECT_POOL(0, 0);
 }
 
@@ -543,8 +624,7 @@ TEST_F(memfile, inaccessible_splice)
 	FILL_FILE();
 	ASSERT_EQ(0, pipe(pipefd));
 	EXPECT_EQ(-1, splice(self->fd, &off, pipefd[1], NULL, 4096, 0));
-	/* hugetlbfs has no splice_read. */
-	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(variant->write_errno, errno);
 	close(pipefd[0]);
 	close(pipefd[1]);
 }
@@ -557,36 +637,35 @@ TEST_F(memfile, inaccessible_sendfile)
 	FILL_FILE();
 	ASSERT_EQ(0, pipe(pipefd));
 	EXPECT_EQ(-1, sendfile(pipefd[1], self->fd, &off, 4096));
-	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(variant->write_errno, errno);
 	close(pipefd[0]);
 	close(pipefd[1]);
 }
 
 TEST_F(memfile, inaccessible_copy_file_range)
 {
-	int same_fs = hugetlb_memfd(variant->mfd_size);
-	int tmpfs = memfd_create("memfile_copy_target", 0);
+	int same_fs = memfile_memfd(variant->mfd_flags);
+	int other_fs = memfd_create("memfile_copy_target", variant->other_fs);
 
 	FILL_FILE();
 	ASSERT_LE(0, same_fs);
-	ASSERT_LE(0, tmpfs);
-	/* Within hugetlbfs the copy needs ->splice_read, which it lacks ... */
+	ASSERT_LE(0, other_fs);
+	/* Within the file system the copy goes through splice_read ... */
 	EXPECT_EQ(-1, copy_file_range(self->fd, NULL, same_fs, NULL, 4096, 0));
-	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(variant->copy_errno, errno);
 	/* ... and 6.1 refuses copies across file systems without the op. */
-	EXPECT_EQ(-1, copy_file_range(self->fd, NULL, tmpfs, NULL, 4096, 0));
+	EXPECT_EQ(-1, copy_file_range(self->fd, NULL, other_fs, NULL, 4096, 0));
 	EXPECT_EQ(EXDEV, errno);
 	close(same_fs);
-	close(tmpfs);
+	close(other_fs);
 }
 
 /* Bad input: a clear errno each, nothing registered, nothing allocated. */
 TEST_F(memfile, bad_memfd_flags)
 {
-	EXPECT_EQ(-1, hugetlb_memfd(variant->mfd_size | 0x0400));
+	EXPECT_EQ(-1, memfile_memfd(variant->mfd_flags | 0x0400));
 	EXPECT_EQ(EINVAL, errno);
-	/* Not yet for shmem memfds. */
-	EXPECT_EQ(-1, memfd_create("memfile_test", MFD_INACCESSIBLE));
+	EXPECT_EQ(-1, memfile_memfd(variant->mfd_flags | MFD_INACCESSIBLE | 0x0400));
 	EXPECT_EQ(EINVAL, errno);
 	EXPECT_POOL(0, 0);
 }
@@ -605,7 +684,7 @@ TEST_F(memfile, bad_notifier_flags)
 
 TEST_F(memfile, register_twice)
 {
-	int other = hugetlb_memfd(variant->mfd_size | MFD_INACCESSIBLE);
+	int other = memfile_memfd(variant->mfd_flags | MFD_INACCESSIBLE);
 
 	ASSERT_LE(0, other);
 	EXPECT_EQ(-EEXIST, reg(self->dev, self->fd, TEST_MEMFILE_F_UNMOVABLE));
@@ -616,7 +695,7 @@ TEST_F(memfile, register_twice)
 TEST_F(memfile, register_accessible_as_inaccessible)
 {
 	int dev = open(DEVICE, O_RDWR);
-	int plain = hugetlb_memfd(variant->mfd_size);
+	int plain = memfile_memfd(variant->mfd_flags);
 
 	ASSERT_LE(0, dev);
 	ASSERT_LE(0, plain);
@@ -630,26 +709,29 @@ TEST_F(memfile, register_accessible_as_inaccessible)
 TEST_F(memfile, register_not_a_memfile)
 {
 	int dev = open(DEVICE, O_RDWR);
+	int null = open("/dev/null", O_RDWR);
+	int proc = open("/proc/self/stat", O_RDONLY);
 	int pipefd[2];
-	int shm = memfd_create("memfile_shmem", 0);
 
 	ASSERT_LE(0, dev);
+	ASSERT_LE(0, null);
+	ASSERT_LE(0, proc);
 	ASSERT_EQ(0, pipe(pipefd));
-	ASSERT_LE(0, shm);
 	EXPECT_EQ(-EOPNOTSUPP, reg(dev, pipefd[0], 0));
-	/* A tmpfs file: not a memfile until shmem is a backing store. */
-	EXPECT_EQ(-EOPNOTSUPP, reg(dev, shm, 0));
+	EXPECT_EQ(-EOPNOTSUPP, reg(dev, null, 0));
+	EXPECT_EQ(-EOPNOTSUPP, reg(dev, proc, 0));
 	EXPECT_EQ(-EOPNOTSUPP, reg(dev, dev, 0));
 	close(pipefd[0]);
 	close(pipefd[1]);
-	close(shm);
+	close(proc);
+	close(null);
 	close(dev);
 }
 
 TEST_F(memfile, register_closed_fd)
 {
 	int dev = open(DEVICE, O_RDWR);
-	int fd = hugetlb_memfd(variant->mfd_size | MFD_INACCESSIBLE);
+	int fd = memfile_memfd(variant->mfd_flags | MFD_INACCESSIBLE);
 
 	ASSERT_LE(0, dev);
 	ASSERT_LE(0, fd);

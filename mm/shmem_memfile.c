@@ -1,0 +1,190 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * shmem as a memfile_notifier backing store.
+ *
+ * The second store, which keeps the core honest: base pages, or a huge
+ * folio when shmem gives one (huge= mount option, shmem_enabled), and
+ * invalidations rounded to the folios that are actually dropped.
+ */
+
+#include <linux/fs.h>
+#include <linux/memfile_notifier.h>
+#include <linux/pagemap.h>
+#include <linux/shmem_fs.h>
+#include <linux/shmem_memfile.h>
+#include <linux/swap.h>
+
+static struct memfile_node *shmem_memfile_node(struct inode *inode)
+{
+	return &SHMEM_I(inode)->memfile_node;
+}
+
+/**
+ * shmem_memfile_init_inode - initialise the memfile node of a new inode
+ * @inode: a shmem inode being allocated
+ *
+ * Called by shmem_get_inode().  Files start accessible; memfd_create()
+ * makes a new one inaccessible with memfile_make_inaccessible().
+ */
+void shmem_memfile_init_inode(struct inode *inode)
+{
+	memfile_node_init(shmem_memfile_node(inode), 0);
+}
+
+/**
+ * shmem_memfile_inaccessible - may host userspace read, write or map it?
+ * @inode: a shmem inode
+ *
+ * Called by shmem's read, write and mmap entry points.
+ *
+ * Return: true if the file was created with MFD_INACCESSIBLE.
+ */
+bool shmem_memfile_inaccessible(struct inode *inode)
+{
+	return memfile_node_flags(shmem_memfile_node(inode)) &
+	       MEMFILE_F_USER_INACCESSIBLE;
+}
+
+/**
+ * shmem_memfile_unmovable - must the file's pages stay where they are?
+ * @inode: a shmem inode
+ *
+ * Called by shmem_migrate_folio(), with the folio locked.
+ *
+ * Return: true while a consumer that asked for MEMFILE_F_UNMOVABLE is
+ * registered.
+ */
+bool shmem_memfile_unmovable(struct inode *inode)
+{
+	return memfile_node_flags(shmem_memfile_node(inode)) &
+	       MEMFILE_F_UNMOVABLE;
+}
+
+/* Widen @index to the first (or past the last) page of its folio. */
+static pgoff_t shmem_memfile_folio_edge(struct address_space *mapping,
+					pgoff_t index, bool first)
+{
+	struct folio *folio = filemap_get_folio(mapping, index);
+	pgoff_t edge = first ? index : index + 1;
+
+	if (folio) {
+		edge = first ? folio->index : folio->index + folio_nr_pages(folio);
+		folio_put(folio);
+	}
+	return edge;
+}
+
+/**
+ * shmem_memfile_invalidate_start - a byte range is going away
+ * @inode:	the file's inode, locked (inode_lock)
+ * @lstart:	first byte
+ * @lend:	first byte after the range
+ * @start:	out: first page told to consumers
+ * @end:	out: first page after the range told to consumers
+ *
+ * Called by hole punch and truncation before anything in the range is
+ * unmapped, zeroed or freed.  The range is rounded out to the folios that
+ * hold its first and last byte, which are dropped or zeroed whole or in
+ * part; the caller passes @start and @end on to
+ * shmem_memfile_invalidate_end().
+ */
+void shmem_memfile_invalidate_start(struct inode *inode, loff_t lstart,
+				    loff_t lend, pgoff_t *start, pgoff_t *end)
+{
+	struct address_space *mapping = inode->i_mapping;
+
+	*start = shmem_memfile_folio_edge(mapping, lstart >> PAGE_SHIFT, true);
+	*end = shmem_memfile_folio_edge(mapping,
+					(round_up((u64)lend, PAGE_SIZE) >> PAGE_SHIFT) - 1,
+					false);
+	memfile_notifier_invalidate_start(shmem_memfile_node(inode), *start, *end);
+}
+
+/**
+ * shmem_memfile_invalidate_end - a byte range is gone
+ * @inode:	as for shmem_memfile_invalidate_start()
+ * @start:	as returned by shmem_memfile_invalidate_start()
+ * @end:	as returned by shmem_memfile_invalidate_start()
+ *
+ * Called by the same task, still holding the inode lock.
+ */
+void shmem_memfile_invalidate_end(struct inode *inode, pgoff_t start,
+				  pgoff_t end)
+{
+	memfile_notifier_invalidate_end(shmem_memfile_node(inode), start, end);
+}
+
+static struct memfile_node *shmem_lookup_memfile_node(struct file *file)
+{
+	struct inode *inode = file_inode(file);
+
+	/*
+	 * Only files opened through shmem's own operations: not SysV shm,
+	 * which wraps shmem files in its own and has SHM_LOCK.
+	 */
+	if (!shmem_file(file) || !S_ISREG(inode->i_mode) ||
+	    file->f_op != inode->i_fop)
+		return NULL;
+	return shmem_memfile_node(inode);
+}
+
+static int shmem_memfile_get_pfn(struct file *file, pgoff_t pgoff,
+				 unsigned long *pfn, unsigned int *order)
+{
+	struct inode *inode = file_inode(file);
+	struct folio *folio = NULL;
+	int ret;
+
+	/* Under the inode lock, as for hugetlbfs: nothing past EOF. */
+	inode_lock_shared(inode);
+	if (pgoff >= i_size_read(inode) >> PAGE_SHIFT)
+		ret = -ERANGE;
+	else
+		ret = shmem_get_folio(inode, pgoff, &folio, SGP_CACHE);
+	inode_unlock_shared(inode);
+	if (ret)
+		return ret == -EIO ? -EHWPOISON : ret;
+
+	/* The consumer may write through its mapping: never drop it clean. */
+	folio_mark_dirty(folio);
+	folio_unlock(folio);
+	*pfn = folio_pfn(folio) + (pgoff - folio->index);
+	*order = folio_order(folio);
+	return 0;
+}
+
+static void shmem_memfile_put_pfn(struct file *file, unsigned long pfn)
+{
+	folio_put(page_folio(pfn_to_page(pfn)));
+}
+
+/*
+ * Registered pages stay off the evictable LRU, as with SHM_LOCK; when the
+ * last such consumer goes they are made evictable again.
+ */
+static void shmem_memfile_flags_changed(struct file *file, unsigned long flags)
+{
+	struct address_space *mapping = file->f_mapping;
+
+	if (flags & MEMFILE_F_UNRECLAIMABLE) {
+		mapping_set_unevictable(mapping);
+	} else if (mapping_unevictable(mapping)) {
+		mapping_clear_unevictable(mapping);
+		shmem_unlock_mapping(mapping);
+	}
+}
+
+static struct memfile_backing_store shmem_memfile_store = {
+	.name = "shmem",
+	.supported_flags = MEMFILE_F_ALLOWED_MASK,
+	.lookup_memfile_node = shmem_lookup_memfile_node,
+	.get_pfn = shmem_memfile_get_pfn,
+	.put_pfn = shmem_memfile_put_pfn,
+	.flags_changed = shmem_memfile_flags_changed,
+};
+
+static int __init shmem_memfile_register(void)
+{
+	return memfile_register_backing_store(&shmem_memfile_store);
+}
+fs_initcall(shmem_memfile_register);
