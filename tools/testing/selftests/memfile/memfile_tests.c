@@ -795,4 +795,94 @@ TEST_F(memfile, unregister_returns_pool)
 	EXPECT_POOL(0, 0);
 }
 
+/*
+ * shmem with huge folios: get_pfn() reports the folio's order, and a punch
+ * is rounded out to the huge folios that hold its first and last byte.
+ */
+#define THP_ENABLED	"/sys/kernel/mm/transparent_hugepage/shmem_enabled"
+#define THP_SIZE	(2UL << 20)
+
+FIXTURE(shmem_thp) {
+	char saved[64];		/* shmem_enabled before the test */
+	int fd, dev;
+};
+
+static int write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f)
+		return -errno;
+	if (fputs(text, f) < 0) {
+		fclose(f);
+		return -EIO;
+	}
+	return fclose(f) ? -errno : 0;
+}
+
+FIXTURE_SETUP(shmem_thp)
+{
+	FILE *f = fopen(THP_ENABLED, "r");
+	char *p, *q;
+
+	self->fd = -1;
+	self->dev = -1;
+	self->saved[0] = 0;
+	if (!f)
+		SKIP(return, THP_ENABLED " missing: kernel without shmem THP");
+	ASSERT_NE(NULL, fgets(self->saved, sizeof(self->saved), f));
+	fclose(f);
+	/* "always within_size advise [never] deny force": keep the chosen one. */
+	p = strchr(self->saved, '[');
+	q = p ? strchr(p, ']') : NULL;
+	ASSERT_TRUE(p && q);
+	*q = 0;
+	memmove(self->saved, p + 1, strlen(p + 1) + 1);
+	ASSERT_EQ(0, write_file(THP_ENABLED, "force"));
+
+	self->fd = memfd_create("memfile_thp", MFD_INACCESSIBLE);
+	ASSERT_LE(0, self->fd);
+	ASSERT_EQ(0, ftruncate(self->fd, 2 * THP_SIZE));
+	self->dev = open(DEVICE, O_RDWR);
+	ASSERT_LE(0, self->dev);
+	ASSERT_EQ(0, reg(self->dev, self->fd, TEST_MEMFILE_F_USER_INACCESSIBLE |
+					       TEST_MEMFILE_F_UNMOVABLE));
+}
+
+FIXTURE_TEARDOWN(shmem_thp)
+{
+	if (self->dev >= 0)
+		close(self->dev);
+	if (self->fd >= 0)
+		close(self->fd);
+	if (self->saved[0])
+		write_file(THP_ENABLED, self->saved);
+}
+
+TEST_F(shmem_thp, order_and_rounding)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	uint64_t thp_pages = THP_SIZE / page, head = 0, pfn = 0;
+	uint32_t order = 0;
+	struct test_memfile_event ev[4];
+
+	ASSERT_EQ(0, fallocate(self->fd, 0, 0, 2 * THP_SIZE));
+	ASSERT_EQ(0, get_pfn(self->dev, 0, &head, &order));
+	/* A huge folio needs 2M of contiguous free memory: ours has plenty. */
+	EXPECT_EQ(__builtin_ctzl(thp_pages), order);
+	EXPECT_EQ(0, head % thp_pages);
+	ASSERT_EQ(0, get_pfn(self->dev, 7, &pfn, NULL));
+	EXPECT_EQ(head + 7, pfn);
+	EXPECT_EQ(0, put_pfn(self->dev, head));
+	EXPECT_EQ(0, put_pfn(self->dev, pfn));
+
+	/* Half of each huge folio: both are told, whole. */
+	ASSERT_EQ(0, punch(self->fd, THP_SIZE / 2, THP_SIZE));
+	ASSERT_EQ(2, read_log(self->dev, ev, 4));
+	EXPECT_EQ(0, ev[0].start);
+	EXPECT_EQ(2 * thp_pages, ev[0].end);
+	EXPECT_EQ(0, ev[1].start);
+	EXPECT_EQ(2 * thp_pages, ev[1].end);
+}
+
 TEST_HARNESS_MAIN
