@@ -15,13 +15,16 @@
 #include <linux/memfile_notifier.h>
 #include <linux/migrate.h>
 #include <linux/miscdevice.h>
+#include <linux/mm_inline.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/slab.h>
+#include <linux/swap.h>
 #include <linux/spinlock.h>
 #include <linux/uaccess.h>
 #include <linux/xarray.h>
 
+#include "../mm/internal.h"	/* folio_isolate_lru, migration_target_control */
 #include "test_memfile_uapi.h"
 
 #define TEST_MEMFILE_LOG_SIZE	64
@@ -263,22 +266,34 @@ out:
 }
 
 #ifdef CONFIG_MIGRATION
-static struct page *test_memfile_migration_target(struct page *page,
-						  unsigned long private)
+/* Isolate the folio as compaction would; it is ours on return 0. */
+static int test_memfile_isolate(struct folio *folio, struct list_head *pages)
 {
-	struct hstate *h = page_hstate(page);
+	int ret;
 
-	return alloc_huge_page_nodemask(h, page_to_nid(page), NULL,
-					htlb_alloc_mask(h));
+	if (folio_test_hugetlb(folio))
+		return folio_isolate_hugetlb(&folio->page, pages);
+
+	lru_add_drain_all();	/* a new folio may still sit in a pagevec */
+	ret = folio_isolate_lru(folio);
+	if (ret)
+		return ret;
+	list_add(&folio->lru, pages);
+	node_stat_mod_folio(folio, NR_ISOLATED_ANON + folio_is_file_lru(folio),
+			    folio_nr_pages(folio));
+	return 0;
 }
 
 static int test_memfile_migrate(struct test_memfile *tm, void __user *uarg)
 {
+	struct migration_target_control mtc = {
+		.nid = NUMA_NO_NODE,
+		.gfp_mask = GFP_HIGHUSER_MOVABLE,
+	};
 	struct test_memfile_pfn arg;
 	unsigned long pfn;
 	unsigned int order;
 	LIST_HEAD(pages);
-	struct page *page;
 	int ret;
 
 	if (copy_from_user(&arg, uarg, sizeof(arg)))
@@ -288,18 +303,14 @@ static int test_memfile_migrate(struct test_memfile *tm, void __user *uarg)
 	ret = memfile_get_pfn(&tm->notifier, arg.pgoff, &pfn, &order);
 	if (ret)
 		return ret;
-	page = compound_head(pfn_to_page(pfn));
-	if (!PageHuge(page))
-		ret = -EOPNOTSUPP;
-	else
-		ret = folio_isolate_hugetlb(page, &pages);
+	ret = test_memfile_isolate(page_folio(pfn_to_page(pfn)), &pages);
 	/* Our reference would make the migration fail: drop it first. */
 	memfile_put_pfn(&tm->notifier, pfn);
 	if (ret)
 		return ret;
 
-	ret = migrate_pages(&pages, test_memfile_migration_target, NULL, 0,
-			    MIGRATE_SYNC, MR_SYSCALL, NULL);
+	ret = migrate_pages(&pages, alloc_migration_target, NULL,
+			    (unsigned long)&mtc, MIGRATE_SYNC, MR_SYSCALL, NULL);
 	if (ret) {
 		putback_movable_pages(&pages);
 		return ret < 0 ? ret : -EBUSY;
