@@ -31,6 +31,8 @@ tests: prepare
 	@$(H)/build-tests
 
 check: kernel tests
+	@out=$$(python3 -m unittest -q harness/test_results.py 2>&1) || { echo "$$out"; exit 1; }; \
+		echo "==> result parser self-test: $$(echo "$$out" | grep '^Ran'), OK"
 	@EXPECT_KUNIT=memfile_notifier $(H)/boot check
 
 run: kernel tests

@@ -1,0 +1,83 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Tests of harness/results.py: what counts as passed, failed and skipped.
+
+Run by 'make check' before it boots anything, so a broken parser cannot
+turn a failing run green.
+"""
+
+import io
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import results  # noqa: E402
+
+
+def run(console):
+    out = io.StringIO()
+    r = results.Run(out, verbose=False)
+    r.feed(io.StringIO(console), io.StringIO())
+    return r, out.getvalue()
+
+
+KUNIT = """harness: booted x
+harness: begin kunit /sys/kernel/debug/kunit/suite
+KTAP version 1
+1..1
+    KTAP version 1
+    # Subtest: suite
+    1..3
+    ok 1 case_a
+    not ok 2 case_b
+    ok 3 case_c # SKIP no hardware
+not ok 1 suite
+harness: end kunit
+harness: exit 0
+"""
+
+
+class ResultsTest(unittest.TestCase):
+    def test_kunit_leaves_counted_not_suites(self):
+        r, out = run(KUNIT)
+        self.assertEqual((r.passed, r.failed, r.skipped), (1, 1, 1))
+        self.assertIn("not ok kunit:suite.case_b", out)
+        self.assertIn("ok kunit:suite.case_c # SKIP no hardware", out)
+        self.assertEqual(r.seen_suites, {"suite"})
+
+    def test_selftest_plan_and_exit(self):
+        r, _ = run("harness: begin selftest t\nTAP version 13\n1..3\nok 1 a\nok 2 b\n"
+                   "harness: end selftest t rc=0\nharness: exit 0\n")
+        # Ran 2 of 3 planned: the missing one is a failure.
+        self.assertEqual((r.passed, r.failed), (2, 1))
+
+    def test_plain_program_judged_by_exit_status(self):
+        r, _ = run("harness: begin selftest p\nhello\nharness: end selftest p rc=1\n"
+                   "harness: begin selftest q\nharness: end selftest q rc=0\n"
+                   "harness: begin selftest s\nharness: end selftest s rc=4\nharness: exit 0\n")
+        self.assertEqual((r.passed, r.failed, r.skipped), (1, 1, 1))
+
+    def test_crash_mid_section_fails(self):
+        r, out = run("harness: begin selftest t\n1..2\nok 1 a\n")
+        self.assertEqual(r.failed, 1)
+        self.assertIn("did not finish", out)
+        self.assertIsNone(r.exit_status)
+
+    def test_kernel_reports_are_collected(self):
+        for line in ("[ 1.0] WARNING: CPU: 0 PID: 1 at mm/x.c:1 f",
+                     "[ 1.0] BUG: KASAN: use-after-free in f",
+                     "[ 1.0] Oops: 0000 [#1] SMP",
+                     "[ 1.0] WARNING: possible circular locking dependency detected"):
+            r, _ = run(f"harness: booted x\n{line}\nharness: exit 0\n")
+            self.assertEqual(len(r.reports), 1, line)
+        r, _ = run("harness: booted x\n[ 1.0] memfile: all well\nharness: exit 0\n")
+        self.assertEqual(r.reports, [])
+
+    def test_bad_boot_is_recognised(self):
+        r, _ = run("harness: bad boot: the guest kernel could not calibrate its TSC\n"
+                   "harness: exit 125\n")
+        self.assertTrue(r.bad_boot)
+
+
+if __name__ == "__main__":
+    unittest.main()
