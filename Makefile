@@ -39,9 +39,11 @@ run: kernel tests
 	@$(H)/describe-series
 	@$(H)/boot run
 
+# CMD reaches the guest through the environment, untouched by the shell
+# here; write $$ for a $ the guest's shell should see.
 vm: kernel tests
-	@test -n "$(CMD)" || { echo "usage: make vm CMD='command' [FILES='file ...']" >&2; exit 2; }
-	@CMD="$(CMD)" $(H)/boot vm $(FILES)
+	@test -n "$$CMD" || { echo "usage: make vm CMD='command' [FILES='file ...']" >&2; exit 2; }
+	@$(H)/boot vm $(FILES)
 
 series: prepare
 	@$(H)/export-series
