@@ -42,7 +42,6 @@ class Run:
         self.verbose = verbose
         self.passed = self.failed = self.skipped = 0
         self.reports = []
-        self.problems = []
         self.seen_suites = set()
         self.exit_status = None
         self.bad_boot = None
@@ -60,7 +59,6 @@ class Run:
         print(f"{word} {name}{note}", file=self.out, flush=True)
 
     def problem(self, name, what):
-        self.problems.append(f"{name}: {what}")
         self.emit(False, name, f" # {what}")
 
     def parse_tap(self, kind, section, lines, rc=None):
