@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Helpers for tests of private memory in software-protected VMs:
+ * KVM_SET_USER_MEMORY_REGION2 with KVM_MEM_PRIVATE, KVM_SET_MEMORY_ATTRIBUTES,
+ * and the KVM_HC_MAP_GPA_RANGE conversion loop.
+ */
+#ifndef SELFTEST_KVM_PRIVATE_MEM_H
+#define SELFTEST_KVM_PRIVATE_MEM_H
+
+#include <stdint.h>
+
+#include "kvm_util.h"
+
+/* memfd_create() flag of an inaccessible memfd, if libc lacks it. */
+#ifndef MFD_INACCESSIBLE
+#define MFD_INACCESSIBLE	0x0020U
+#endif
+
+/*
+ * A memfd whose memory host userspace cannot touch: @page_size 0 for shmem
+ * (4K), else a hugetlb page size (2M, 1G).  Sized to @size bytes.
+ */
+int memfd_private_create(uint64_t size, uint64_t page_size);
+
+/* KVM_CREATE_VM of type KVM_X86_SW_PROTECTED_VM, else as the non-'sw' ones. */
+struct kvm_vm *vm_create_sw_protected_with_one_vcpu(struct kvm_vcpu **vcpu,
+						    uint64_t extra_mem_pages,
+						    void *guest_code);
+
+int __vm_set_user_memory_region2(struct kvm_vm *vm, uint32_t slot,
+				 uint32_t flags, uint64_t gpa, uint64_t size,
+				 void *hva, uint32_t private_fd,
+				 uint64_t private_offset);
+void vm_set_user_memory_region2(struct kvm_vm *vm, uint32_t slot,
+				uint32_t flags, uint64_t gpa, uint64_t size,
+				void *hva, uint32_t private_fd,
+				uint64_t private_offset);
+
+/*
+ * A private memslot whose shared half is fresh anonymous memory (returned)
+ * and whose private half is [@private_offset, +@size) of @private_fd.  GVAs
+ * equal to the GPAs map the 1G-aligned range around it in the guest, with
+ * guest 1G pages.
+ */
+void *vm_add_private_memslot(struct kvm_vm *vm, uint32_t slot, uint64_t gpa,
+			     uint64_t size, int private_fd,
+			     uint64_t private_offset);
+
+int __vm_set_memory_attributes(struct kvm_vm *vm, uint64_t gpa, uint64_t size,
+			       uint64_t attributes, uint64_t flags);
+void vm_set_memory_attributes(struct kvm_vm *vm, uint64_t gpa, uint64_t size,
+			      uint64_t attributes);
+
+static inline void vm_mem_set_private(struct kvm_vm *vm, uint64_t gpa,
+				      uint64_t size)
+{
+	vm_set_memory_attributes(vm, gpa, size, KVM_MEMORY_ATTRIBUTE_PRIVATE);
+}
+
+static inline void vm_mem_set_shared(struct kvm_vm *vm, uint64_t gpa,
+				     uint64_t size)
+{
+	vm_set_memory_attributes(vm, gpa, size, 0);
+}
+
+/* Guest: ask the host to make [gpa, +size) private or shared. */
+void guest_map_private(uint64_t gpa, uint64_t size);
+void guest_map_shared(uint64_t gpa, uint64_t size);
+
+/*
+ * Host: let the guest's KVM_HC_MAP_GPA_RANGE hypercalls exit to userspace
+ * (needed once per VM before vcpu_run_serving_conversions()).
+ */
+void vm_enable_conversion_exits(struct kvm_vm *vm);
+
+/*
+ * Run @vcpu, serving its KVM_HC_MAP_GPA_RANGE requests with
+ * KVM_SET_MEMORY_ATTRIBUTES, until any other exit; return KVM_RUN's result
+ * (errno set when negative).  Counts conversions in *@nr_conversions if
+ * not NULL.
+ */
+int vcpu_run_serving_conversions(struct kvm_vcpu *vcpu,
+				 uint64_t *nr_conversions);
+
+/* A VM statistic (pages_4k, pages_2m, pages_1g, ...) as a signed count. */
+static inline int64_t vm_stat(struct kvm_vm *vm, const char *name)
+{
+	return (int64_t)vm_get_stat(vm, name);
+}
+
+#endif /* SELFTEST_KVM_PRIVATE_MEM_H */

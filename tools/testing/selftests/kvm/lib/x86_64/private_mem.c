@@ -1,0 +1,183 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Private memory of software-protected VMs: see include/x86_64/private_mem.h.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <linux/kvm_para.h>
+#include <linux/memfd.h>
+
+#include "kvm_util.h"
+#include "processor.h"
+#include "private_mem.h"
+
+int memfd_private_create(uint64_t size, uint64_t page_size)
+{
+	unsigned int flags = MFD_INACCESSIBLE;
+	int fd;
+
+	switch (page_size) {
+	case 0:
+		break;
+	case PG_SIZE_2M:
+		flags |= MFD_HUGETLB | MFD_HUGE_2MB;
+		break;
+	case PG_SIZE_1G:
+		flags |= MFD_HUGETLB | MFD_HUGE_1GB;
+		break;
+	default:
+		TEST_FAIL("no private memfd of page size 0x%lx", page_size);
+	}
+
+	fd = memfd_create("kvm_private_mem", flags);
+	TEST_ASSERT(fd >= 0, "memfd_create(MFD_INACCESSIBLE | 0x%x): %s",
+		    flags & ~MFD_INACCESSIBLE, strerror(errno));
+	TEST_ASSERT(!ftruncate(fd, size), "ftruncate(%lu): %s", size,
+		    strerror(errno));
+	return fd;
+}
+
+struct kvm_vm *vm_create_sw_protected_with_one_vcpu(struct kvm_vcpu **vcpu,
+						    uint64_t extra_mem_pages,
+						    void *guest_code)
+{
+	struct kvm_vm *vm;
+
+	TEST_REQUIRE(kvm_check_cap(KVM_CAP_VM_TYPES) &
+		     BIT(KVM_X86_SW_PROTECTED_VM));
+
+	vm_type_default = KVM_X86_SW_PROTECTED_VM;
+	vm = __vm_create_with_one_vcpu(vcpu, extra_mem_pages, guest_code);
+	vm_type_default = KVM_X86_DEFAULT_VM;
+	return vm;
+}
+
+int __vm_set_user_memory_region2(struct kvm_vm *vm, uint32_t slot,
+				 uint32_t flags, uint64_t gpa, uint64_t size,
+				 void *hva, uint32_t private_fd,
+				 uint64_t private_offset)
+{
+	struct kvm_userspace_memory_region2 region = {
+		.slot = slot,
+		.flags = flags,
+		.guest_phys_addr = gpa,
+		.memory_size = size,
+		.userspace_addr = (uintptr_t)hva,
+		.private_fd = private_fd,
+		.private_offset = private_offset,
+	};
+
+	return ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION2, &region);
+}
+
+void vm_set_user_memory_region2(struct kvm_vm *vm, uint32_t slot,
+				uint32_t flags, uint64_t gpa, uint64_t size,
+				void *hva, uint32_t private_fd,
+				uint64_t private_offset)
+{
+	int r = __vm_set_user_memory_region2(vm, slot, flags, gpa, size, hva,
+					     private_fd, private_offset);
+
+	TEST_ASSERT(!r, KVM_IOCTL_ERROR(KVM_SET_USER_MEMORY_REGION2, r));
+}
+
+void *vm_add_private_memslot(struct kvm_vm *vm, uint32_t slot, uint64_t gpa,
+			     uint64_t size, int private_fd,
+			     uint64_t private_offset)
+{
+	uint64_t offset;
+	void *shared;
+
+	shared = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	TEST_ASSERT(shared != MAP_FAILED, "mmap(%lu): %s", size,
+		    strerror(errno));
+
+	vm_set_user_memory_region2(vm, slot, KVM_MEM_PRIVATE, gpa, size,
+				   shared, private_fd, private_offset);
+
+	/*
+	 * Identity GVA == GPA with guest 1G pages: their entries live in the
+	 * page-table page that already maps low memory, so the first private
+	 * access adds no guest page-table page (and no 4K mapping of one).
+	 */
+	for (offset = round_down(gpa, PG_SIZE_1G); offset < gpa + size;
+	     offset += PG_SIZE_1G)
+		__virt_pg_map(vm, offset, offset, PG_LEVEL_1G);
+	return shared;
+}
+
+int __vm_set_memory_attributes(struct kvm_vm *vm, uint64_t gpa, uint64_t size,
+			       uint64_t attributes, uint64_t flags)
+{
+	struct kvm_memory_attributes attrs = {
+		.address = gpa,
+		.size = size,
+		.attributes = attributes,
+		.flags = flags,
+	};
+
+	return ioctl(vm->fd, KVM_SET_MEMORY_ATTRIBUTES, &attrs);
+}
+
+void vm_set_memory_attributes(struct kvm_vm *vm, uint64_t gpa, uint64_t size,
+			      uint64_t attributes)
+{
+	int r = __vm_set_memory_attributes(vm, gpa, size, attributes, 0);
+
+	TEST_ASSERT(!r, KVM_IOCTL_ERROR(KVM_SET_MEMORY_ATTRIBUTES, r));
+}
+
+static void guest_map_gpa_range(uint64_t gpa, uint64_t size, uint64_t attrs)
+{
+	uint64_t r = kvm_hypercall(KVM_HC_MAP_GPA_RANGE, gpa, size / PAGE_SIZE,
+				   attrs | KVM_MAP_GPA_RANGE_PAGE_SZ_4K, 0);
+
+	GUEST_ASSERT_1(!r, r);
+}
+
+void guest_map_private(uint64_t gpa, uint64_t size)
+{
+	guest_map_gpa_range(gpa, size, KVM_MAP_GPA_RANGE_ENCRYPTED);
+}
+
+void guest_map_shared(uint64_t gpa, uint64_t size)
+{
+	guest_map_gpa_range(gpa, size, KVM_MAP_GPA_RANGE_DECRYPTED);
+}
+
+void vm_enable_conversion_exits(struct kvm_vm *vm)
+{
+	TEST_REQUIRE(kvm_check_cap(KVM_CAP_EXIT_HYPERCALL) &
+		     BIT(KVM_HC_MAP_GPA_RANGE));
+	vm_enable_cap(vm, KVM_CAP_EXIT_HYPERCALL, BIT(KVM_HC_MAP_GPA_RANGE));
+}
+
+int vcpu_run_serving_conversions(struct kvm_vcpu *vcpu,
+				 uint64_t *nr_conversions)
+{
+	struct kvm_run *run = vcpu->run;
+	int r;
+
+	for (;;) {
+		uint64_t gpa, size, attrs;
+
+		r = __vcpu_run(vcpu);
+		if (r || run->exit_reason != KVM_EXIT_HYPERCALL ||
+		    run->hypercall.nr != KVM_HC_MAP_GPA_RANGE)
+			return r;
+
+		gpa = run->hypercall.args[0];
+		size = run->hypercall.args[1] * PAGE_SIZE;
+		attrs = run->hypercall.args[2] & KVM_MAP_GPA_RANGE_ENCRYPTED ?
+			KVM_MEMORY_ATTRIBUTE_PRIVATE : 0;
+		run->hypercall.ret = __vm_set_memory_attributes(vcpu->vm, gpa,
+								size, attrs,
+								0) ? -errno : 0;
+		if (nr_conversions)
+			(*nr_conversions)++;
+	}
+}

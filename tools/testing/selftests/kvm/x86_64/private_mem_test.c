@@ -1,0 +1,684 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Private memory of software-protected VMs, backed by inaccessible hugetlb
+ * (2M, 1G) and shmem (4K) memfds: data, mapping levels (pages_4k/2m/1g),
+ * conversions, punch hole, misaligned offsets, errors and bad input.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <linux/falloc.h>
+#include <linux/memfd.h>
+
+#include "kvm_util.h"
+#include "processor.h"
+#include "private_mem.h"
+
+/* kvm_util's ASSERT_EQ() gives way to the harness's. */
+#undef ASSERT_EQ
+#include "../kselftest_harness.h"
+
+#define PRIVATE_GPA	(4ULL << 30)
+#define PRIVATE_SLOT	10
+#define OTHER_GPA	(8ULL << 30)
+#define OTHER_SLOT	11
+#define SCRATCH_GPA	(12ULL << 30)
+#define SCRATCH_SLOT	12
+#define TIMEOUT		300
+
+enum guest_opcode {
+	OP_WRITE,	/* write the pattern of seed at each page of [gpa, +size) */
+	OP_CHECK,	/* check it; [alt_gpa, +alt_size) holds alt_seed or 0 */
+	OP_MAP_SHARED,	/* KVM_HC_MAP_GPA_RANGE [gpa, +size) to shared */
+	OP_MAP_PRIVATE,	/* ... and back to private */
+};
+
+struct guest_op {
+	uint64_t opcode;
+	uint64_t gpa;
+	uint64_t size;
+	uint64_t seed;
+	uint64_t alt_gpa;
+	uint64_t alt_size;
+	uint64_t alt_seed;	/* 0: alt pages read zero */
+};
+
+static struct guest_op guest_op;
+
+static uint64_t pattern(uint64_t gpa, uint64_t seed)
+{
+	return seed ? gpa ^ seed : 0;
+}
+
+static void guest_do_op(const struct guest_op *op)
+{
+	uint64_t gpa, want;
+
+	switch (op->opcode) {
+	case OP_WRITE:
+		for (gpa = op->gpa; gpa < op->gpa + op->size; gpa += PAGE_SIZE)
+			WRITE_ONCE(*(uint64_t *)gpa, pattern(gpa, op->seed));
+		break;
+	case OP_CHECK:
+		for (gpa = op->gpa; gpa < op->gpa + op->size; gpa += PAGE_SIZE) {
+			want = pattern(gpa, op->seed);
+			if (gpa >= op->alt_gpa && gpa < op->alt_gpa + op->alt_size)
+				want = pattern(gpa, op->alt_seed);
+			GUEST_ASSERT_2(READ_ONCE(*(uint64_t *)gpa) == want, gpa,
+				       READ_ONCE(*(uint64_t *)gpa));
+		}
+		break;
+	case OP_MAP_SHARED:
+		guest_map_shared(op->gpa, op->size);
+		break;
+	case OP_MAP_PRIVATE:
+		guest_map_private(op->gpa, op->size);
+		break;
+	default:
+		GUEST_ASSERT_1(0, op->opcode);
+	}
+}
+
+static void guest_code(void)
+{
+	/* Touch the op before the first sync so it maps nothing new later. */
+	(void)READ_ONCE(guest_op.opcode);
+	for (;;) {
+		GUEST_SYNC(0);
+		guest_do_op(&guest_op);
+	}
+}
+
+/* Run the vCPU to its next sync, failing on anything else. */
+static void run_to_sync(struct kvm_vcpu *vcpu)
+{
+	struct ucall uc;
+	int r;
+
+	r = vcpu_run_serving_conversions(vcpu, NULL);
+	TEST_ASSERT(!r, "KVM_RUN: %d errno %d (%s), exit reason %u",
+		    r, errno, strerror(errno), vcpu->run->exit_reason);
+	switch (get_ucall(vcpu, &uc)) {
+	case UCALL_SYNC:
+		return;
+	case UCALL_ABORT:
+		REPORT_GUEST_ASSERT_2(uc, "gpa 0x%lx read 0x%lx");
+		break;
+	default:
+		TEST_FAIL("unexpected exit %u (%s)", vcpu->run->exit_reason,
+			  exit_reason_str(vcpu->run->exit_reason));
+	}
+}
+
+static void set_op(struct kvm_vm *vm, uint64_t opcode, uint64_t gpa,
+		   uint64_t size, uint64_t seed)
+{
+	guest_op = (struct guest_op){
+		.opcode = opcode, .gpa = gpa, .size = size, .seed = seed,
+	};
+	sync_global_to_guest(vm, guest_op);
+}
+
+static void do_op(struct kvm_vcpu *vcpu, uint64_t opcode, uint64_t gpa,
+		  uint64_t size, uint64_t seed)
+{
+	set_op(vcpu->vm, opcode, gpa, size, seed);
+	run_to_sync(vcpu);
+}
+
+static void do_check_alt(struct kvm_vcpu *vcpu, uint64_t gpa, uint64_t size,
+			 uint64_t seed, uint64_t alt_gpa, uint64_t alt_size,
+			 uint64_t alt_seed)
+{
+	guest_op = (struct guest_op){
+		.opcode = OP_CHECK, .gpa = gpa, .size = size, .seed = seed,
+		.alt_gpa = alt_gpa, .alt_size = alt_size, .alt_seed = alt_seed,
+	};
+	sync_global_to_guest(vcpu->vm, guest_op);
+	run_to_sync(vcpu);
+}
+
+/* Expect KVM_RUN to stop on a memory fault with @err at @gpa. */
+static void run_expect_memory_fault(struct kvm_vcpu *vcpu, int err,
+				    uint64_t gpa, uint64_t flags)
+{
+	struct kvm_run *run = vcpu->run;
+	int r;
+
+	r = vcpu_run_serving_conversions(vcpu, NULL);
+	TEST_ASSERT(r == -1 && errno == err,
+		    "KVM_RUN: want -1 errno %d (%s), got %d errno %d (%s)",
+		    err, strerror(err), r, errno, strerror(errno));
+	TEST_ASSERT(run->exit_reason == KVM_EXIT_MEMORY_FAULT,
+		    "exit reason %u, want KVM_EXIT_MEMORY_FAULT",
+		    run->exit_reason);
+	TEST_ASSERT(run->memory_fault.gpa == gpa &&
+		    run->memory_fault.size == PAGE_SIZE &&
+		    run->memory_fault.flags == flags,
+		    "memory_fault gpa 0x%llx size 0x%llx flags 0x%llx, want 0x%lx 0x%lx 0x%lx",
+		    run->memory_fault.gpa, run->memory_fault.size,
+		    run->memory_fault.flags, gpa, (uint64_t)PAGE_SIZE, flags);
+}
+
+struct mapping_counts {
+	int64_t pages_4k, pages_2m, pages_1g;
+};
+
+static struct mapping_counts read_counts(struct kvm_vm *vm)
+{
+	return (struct mapping_counts){
+		.pages_4k = vm_stat(vm, "pages_4k"),
+		.pages_2m = vm_stat(vm, "pages_2m"),
+		.pages_1g = vm_stat(vm, "pages_1g"),
+	};
+}
+
+static long read_sysfs_long(const char *path)
+{
+	long val = -1;
+	FILE *f = fopen(path, "r");
+
+	if (f) {
+		if (fscanf(f, "%ld", &val) != 1)
+			val = -1;
+		fclose(f);
+	}
+	return val;
+}
+
+static long nr_free_huge_pages(uint64_t page_size)
+{
+	char path[96];
+
+	snprintf(path, sizeof(path),
+		 "/sys/kernel/mm/hugepages/hugepages-%lukB/free_hugepages",
+		 page_size >> 10);
+	return read_sysfs_long(path);
+}
+
+/*
+ * Run every op once on scratch memory, so that the guest's code, data and
+ * stack are mapped, then count the mappings: what private accesses add to
+ * this is theirs alone.
+ */
+static struct mapping_counts warm_up_and_count(struct kvm_vcpu *vcpu)
+{
+	do_op(vcpu, OP_WRITE, SCRATCH_GPA, PAGE_SIZE, 1);
+	do_check_alt(vcpu, SCRATCH_GPA, PAGE_SIZE, 1, SCRATCH_GPA, 0, 0);
+	do_op(vcpu, OP_MAP_PRIVATE, SCRATCH_GPA, PAGE_SIZE, 0);
+	do_op(vcpu, OP_MAP_SHARED, SCRATCH_GPA, PAGE_SIZE, 0);
+	return read_counts(vcpu->vm);
+}
+
+FIXTURE(private_mem) {
+	struct kvm_vm *vm;
+	struct kvm_vcpu *vcpu;
+	int fd;
+	void *shared;
+	uint64_t unit;		/* size of one backing page */
+	uint64_t size;		/* of the private memslot */
+	uint64_t nr_units;
+	struct mapping_counts base;
+};
+
+FIXTURE_VARIANT(private_mem) {
+	uint64_t page_size;	/* 0: shmem */
+	uint64_t nr_units;
+};
+
+FIXTURE_VARIANT_ADD(private_mem, hugetlb_2m) {
+	.page_size = PG_SIZE_2M,
+	.nr_units = 8,
+};
+
+FIXTURE_VARIANT_ADD(private_mem, hugetlb_1g) {
+	.page_size = PG_SIZE_1G,
+	.nr_units = 2,
+};
+
+FIXTURE_VARIANT_ADD(private_mem, shmem_4k) {
+	.page_size = 0,
+	.nr_units = 1024,
+};
+
+FIXTURE_SETUP(private_mem)
+{
+	self->unit = variant->page_size ? variant->page_size : PAGE_SIZE;
+	self->nr_units = variant->nr_units;
+	self->size = self->unit * self->nr_units;
+	self->fd = -1;
+	self->vm = NULL;
+
+	if (variant->page_size &&
+	    nr_free_huge_pages(variant->page_size) < (long)variant->nr_units)
+		SKIP(return, "needs %lu free %luM huge pages (boot with hugepages=)",
+		     variant->nr_units, variant->page_size >> 20);
+
+	self->vm = vm_create_sw_protected_with_one_vcpu(&self->vcpu, 64,
+							guest_code);
+	vm_enable_conversion_exits(self->vm);
+	self->fd = memfd_private_create(self->size, variant->page_size);
+	self->shared = vm_add_private_memslot(self->vm, PRIVATE_SLOT,
+					      PRIVATE_GPA, self->size,
+					      self->fd, 0);
+	vm_mem_set_private(self->vm, PRIVATE_GPA, self->size);
+
+	vm_userspace_mem_region_add(self->vm, VM_MEM_SRC_ANONYMOUS, SCRATCH_GPA,
+				    SCRATCH_SLOT, 1, 0);
+	__virt_pg_map(self->vm, SCRATCH_GPA, SCRATCH_GPA, PG_LEVEL_1G);
+	run_to_sync(self->vcpu);
+	self->base = warm_up_and_count(self->vcpu);
+}
+
+FIXTURE_TEARDOWN(private_mem)
+{
+	if (self->vm)
+		kvm_vm_free(self->vm);
+	if (self->fd >= 0)
+		close(self->fd);
+}
+
+/* How many mappings of each level the private range adds to @base. */
+static void __expect_counts(struct __test_metadata *_metadata,
+			    struct kvm_vm *vm, const struct mapping_counts *base,
+			    int64_t d4k, int64_t d2m, int64_t d1g)
+{
+	struct mapping_counts now = read_counts(vm);
+
+	EXPECT_EQ(d4k, now.pages_4k - base->pages_4k);
+	EXPECT_EQ(d2m, now.pages_2m - base->pages_2m);
+	EXPECT_EQ(d1g, now.pages_1g - base->pages_1g);
+}
+
+#define expect_counts(d4k, d2m, d1g) \
+	__expect_counts(_metadata, self->vm, &self->base, d4k, d2m, d1g)
+
+/* Mappings of @nr backing pages of @unit bytes, at their natural level. */
+static void __expect_units_mapped(struct __test_metadata *_metadata,
+				  struct kvm_vm *vm,
+				  const struct mapping_counts *base,
+				  uint64_t unit, int64_t nr)
+{
+	switch (unit) {
+	case PG_SIZE_1G:
+		__expect_counts(_metadata, vm, base, 0, 0, nr);
+		break;
+	case PG_SIZE_2M:
+		__expect_counts(_metadata, vm, base, 0, nr, 0);
+		break;
+	default:
+		__expect_counts(_metadata, vm, base, nr, 0, 0);
+	}
+}
+
+#define expect_units_mapped(nr) \
+	__expect_units_mapped(_metadata, self->vm, &self->base, self->unit, nr)
+
+/*
+ * The guest's data lives in private memory at the backing page size; host
+ * userspace can read it neither through the fd nor through the shared half.
+ */
+TEST_F_TIMEOUT(private_mem, data_and_huge_mappings, TIMEOUT)
+{
+	uint64_t buf, off;
+
+	do_op(self->vcpu, OP_WRITE, PRIVATE_GPA, self->size, 0xa5a5);
+	expect_units_mapped(self->nr_units);
+	do_op(self->vcpu, OP_CHECK, PRIVATE_GPA, self->size, 0xa5a5);
+	expect_units_mapped(self->nr_units);
+
+	EXPECT_EQ(-1, pread(self->fd, &buf, sizeof(buf), 0));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, self->unit, PROT_READ, MAP_SHARED,
+				   self->fd, 0));
+	EXPECT_EQ(EPERM, errno);
+	for (off = 0; off < self->size; off += PAGE_SIZE)
+		ASSERT_EQ(0, *(uint64_t *)((char *)self->shared + off));
+}
+
+/*
+ * One 4K page inside a huge page goes shared and back: only the huge page
+ * around it maps small meanwhile, then it is huge again.
+ */
+TEST_F_TIMEOUT(private_mem, convert_4k_inside_huge_page, TIMEOUT)
+{
+	uint64_t unit_gpa = PRIVATE_GPA + (self->nr_units - 1) * self->unit;
+	uint64_t page = unit_gpa + (self->unit > PAGE_SIZE ? 5 * PAGE_SIZE : 0);
+	uint64_t page_off = page - PRIVATE_GPA;
+
+	do_op(self->vcpu, OP_WRITE, PRIVATE_GPA, self->size, 0x1111);
+	expect_units_mapped(self->nr_units);
+
+	do_op(self->vcpu, OP_MAP_SHARED, page, PAGE_SIZE, 0);
+	do_op(self->vcpu, OP_WRITE, page, PAGE_SIZE, 0x2222);
+	/* The guest's shared write lands in the shared half. */
+	ASSERT_EQ(pattern(page, 0x2222),
+		  *(uint64_t *)((char *)self->shared + page_off));
+	do_check_alt(self->vcpu, PRIVATE_GPA, self->size, 0x1111, page,
+		     PAGE_SIZE, 0x2222);
+
+	switch (self->unit) {
+	case PG_SIZE_1G:
+		/* The 2M page of the shared one maps 4K, its 511 peers 2M. */
+		expect_counts(512, 511, self->nr_units - 1);
+		break;
+	case PG_SIZE_2M:
+		expect_counts(512, self->nr_units - 1, 0);
+		break;
+	default:
+		expect_counts(self->nr_units, 0, 0);
+	}
+
+	/* Back to private: the private page kept its data. */
+	do_op(self->vcpu, OP_MAP_PRIVATE, page, PAGE_SIZE, 0);
+	do_op(self->vcpu, OP_CHECK, PRIVATE_GPA, self->size, 0x1111);
+	expect_units_mapped(self->nr_units);
+}
+
+/*
+ * Punching one backing page zaps exactly its mapping; the guest re-faults
+ * it as zeros at the same level, and the rest keeps data and mappings.
+ */
+TEST_F_TIMEOUT(private_mem, punch_one_page, TIMEOUT)
+{
+	uint64_t victim = self->nr_units - 1;
+	uint64_t victim_gpa = PRIVATE_GPA + victim * self->unit;
+	long free_before = 0;
+
+	do_op(self->vcpu, OP_WRITE, PRIVATE_GPA, self->size, 0x3333);
+	expect_units_mapped(self->nr_units);
+
+	if (self->unit != PAGE_SIZE)
+		free_before = nr_free_huge_pages(self->unit);
+	ASSERT_EQ(0, fallocate(self->fd, FALLOC_FL_PUNCH_HOLE |
+			       FALLOC_FL_KEEP_SIZE, victim * self->unit,
+			       self->unit));
+	expect_units_mapped(self->nr_units - 1);
+	if (self->unit != PAGE_SIZE)
+		EXPECT_EQ(free_before + 1, nr_free_huge_pages(self->unit));
+
+	do_check_alt(self->vcpu, PRIVATE_GPA, self->size, 0x3333, victim_gpa,
+		     self->unit, 0);
+	expect_units_mapped(self->nr_units);
+	if (self->unit != PAGE_SIZE)
+		EXPECT_EQ(free_before, nr_free_huge_pages(self->unit));
+}
+
+/*
+ * A slot whose private_offset is not congruent with its GFNs at the
+ * backing page size still works, mapped one level smaller (4K for 2M
+ * pages, 2M for 1G pages).
+ */
+TEST_F_TIMEOUT(private_mem, misaligned_offset, TIMEOUT)
+{
+	uint64_t offset = self->unit == PG_SIZE_1G ? PG_SIZE_2M : PAGE_SIZE;
+	uint64_t size = self->size - self->unit;
+	void *shared;
+
+	vm_set_user_memory_region2(self->vm, PRIVATE_SLOT, KVM_MEM_PRIVATE,
+				   PRIVATE_GPA, 0, NULL, 0, 0);
+	shared = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	ASSERT_NE(MAP_FAILED, shared);
+	vm_set_user_memory_region2(self->vm, PRIVATE_SLOT, KVM_MEM_PRIVATE,
+				   PRIVATE_GPA, size, shared, self->fd, offset);
+	/* Deleting the old slot zapped every mapping: count afresh. */
+	self->base = warm_up_and_count(self->vcpu);
+
+	do_op(self->vcpu, OP_WRITE, PRIVATE_GPA, size, 0x4444);
+	do_op(self->vcpu, OP_CHECK, PRIVATE_GPA, size, 0x4444);
+	if (self->unit == PG_SIZE_1G)
+		expect_counts(0, size / PG_SIZE_2M, 0);
+	else
+		expect_counts(size / PAGE_SIZE, 0, 0);
+	munmap(shared, size);
+}
+
+/*
+ * A backing store that cannot give a page stops KVM_RUN with the store's
+ * errno and a private memory fault exit, once, instead of spinning: an
+ * empty huge page pool (hugetlb), or a file truncated below the slot.
+ */
+TEST_F_TIMEOUT(private_mem, store_error_exits, TIMEOUT)
+{
+	uint64_t gpa = PRIVATE_GPA + self->unit;
+	long nr_free;
+	int hog;
+
+	if (self->unit == PAGE_SIZE) {
+		ASSERT_EQ(0, ftruncate(self->fd, self->size / 2));
+		gpa = PRIVATE_GPA + self->size / 2;
+		set_op(self->vm, OP_WRITE, gpa, PAGE_SIZE, 0x5555);
+		run_expect_memory_fault(self->vcpu, ERANGE, gpa,
+					KVM_MEMORY_EXIT_FLAG_PRIVATE);
+		ASSERT_EQ(0, ftruncate(self->fd, self->size));
+		run_to_sync(self->vcpu);
+		return;
+	}
+
+	/* Take every free huge page of this size into another file. */
+	nr_free = nr_free_huge_pages(self->unit);
+	hog = memfd_create("hog", MFD_HUGETLB | (self->unit == PG_SIZE_1G ?
+						  MFD_HUGE_1GB : MFD_HUGE_2MB));
+	ASSERT_LE(0, hog);
+	ASSERT_EQ(0, fallocate(hog, 0, 0, nr_free * self->unit));
+	ASSERT_EQ(0, nr_free_huge_pages(self->unit));
+
+	set_op(self->vm, OP_WRITE, gpa, PAGE_SIZE, 0x5555);
+	run_expect_memory_fault(self->vcpu, ENOSPC, gpa,
+				KVM_MEMORY_EXIT_FLAG_PRIVATE);
+
+	/* With the pool back, the same access completes. */
+	close(hog);
+	run_to_sync(self->vcpu);
+	do_op(self->vcpu, OP_CHECK, gpa, PAGE_SIZE, 0x5555);
+}
+
+/*
+ * Closing the memfd leaves the guest its memory; deleting the slot gives
+ * the pages back to the pool, and a private access there then exits.
+ */
+TEST_F_TIMEOUT(private_mem, close_fd_then_delete_slot, TIMEOUT)
+{
+	long free_before = 0;
+
+	do_op(self->vcpu, OP_WRITE, PRIVATE_GPA, self->size, 0x6666);
+	ASSERT_EQ(0, close(self->fd));
+	self->fd = -1;
+	do_op(self->vcpu, OP_CHECK, PRIVATE_GPA, self->size, 0x6666);
+
+	if (self->unit != PAGE_SIZE)
+		free_before = nr_free_huge_pages(self->unit);
+	/* Deleting a slot zaps all mappings: count the pool, not them. */
+	vm_set_user_memory_region2(self->vm, PRIVATE_SLOT, KVM_MEM_PRIVATE,
+				   PRIVATE_GPA, 0, NULL, 0, 0);
+	if (self->unit != PAGE_SIZE)
+		EXPECT_EQ(free_before + (long)self->nr_units,
+			  nr_free_huge_pages(self->unit));
+
+	set_op(self->vm, OP_CHECK, PRIVATE_GPA, PAGE_SIZE, 0x6666);
+	run_expect_memory_fault(self->vcpu, EFAULT, PRIVATE_GPA,
+				KVM_MEMORY_EXIT_FLAG_PRIVATE);
+}
+
+/*
+ * A GFN set private in a memslot without a private half cannot be mapped:
+ * the access exits with a private memory fault for that page.
+ */
+TEST_F_TIMEOUT(private_mem, private_gfn_without_private_slot, TIMEOUT)
+{
+	uint64_t page = OTHER_GPA + 3 * PAGE_SIZE;
+
+	vm_userspace_mem_region_add(self->vm, VM_MEM_SRC_ANONYMOUS, OTHER_GPA,
+				    OTHER_SLOT, 16, 0);
+	virt_map(self->vm, OTHER_GPA, OTHER_GPA, 16);
+	do_op(self->vcpu, OP_WRITE, OTHER_GPA, 16 * PAGE_SIZE, 0x7777);
+
+	vm_mem_set_private(self->vm, page, PAGE_SIZE);
+	set_op(self->vm, OP_CHECK, OTHER_GPA, 16 * PAGE_SIZE, 0x7777);
+	run_expect_memory_fault(self->vcpu, EFAULT, page,
+				KVM_MEMORY_EXIT_FLAG_PRIVATE);
+
+	/* Shared again, the same check runs to the end. */
+	vm_mem_set_shared(self->vm, page, PAGE_SIZE);
+	run_to_sync(self->vcpu);
+}
+
+/* Every bad KVM_SET_USER_MEMORY_REGION2 fails with its errno. */
+TEST(bad_private_memslots)
+{
+	struct kvm_userspace_memory_region2 region = {};
+	struct kvm_userspace_memory_region v1 = {};
+	uint64_t size = 4 * PG_SIZE_2M;
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm, *default_vm;
+	int fd, plain_fd, pipe_fds[2];
+	void *shared;
+
+	vm = vm_create_sw_protected_with_one_vcpu(&vcpu, 0, guest_code);
+	fd = memfd_private_create(size, 0);
+	plain_fd = memfd_create("accessible", 0);
+	ASSERT_LE(0, plain_fd);
+	ASSERT_EQ(0, ftruncate(plain_fd, size));
+	ASSERT_EQ(0, pipe(pipe_fds));
+	shared = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	ASSERT_NE(MAP_FAILED, shared);
+
+#define SET2(_vm, _flags, _size, _fd, _offset)				\
+	__vm_set_user_memory_region2(_vm, PRIVATE_SLOT, _flags, PRIVATE_GPA, \
+				     _size, shared, _fd, _offset)
+#define EXPECT_ERRNO(_err, _call)					\
+	do {								\
+		errno = 0;						\
+		EXPECT_EQ(-1, _call);					\
+		EXPECT_EQ(_err, errno);					\
+	} while (0)
+
+	/* The private half must be a whole range of an inaccessible memfile. */
+	EXPECT_ERRNO(EBADF, SET2(vm, KVM_MEM_PRIVATE, size, 1000, 0));
+	EXPECT_ERRNO(EOPNOTSUPP, SET2(vm, KVM_MEM_PRIVATE, size, pipe_fds[0], 0));
+	EXPECT_ERRNO(EPERM, SET2(vm, KVM_MEM_PRIVATE, size, plain_fd, 0));
+	EXPECT_ERRNO(EINVAL, SET2(vm, KVM_MEM_PRIVATE, size, fd, 1));
+	EXPECT_ERRNO(EINVAL, SET2(vm, KVM_MEM_PRIVATE, size, fd, PAGE_SIZE));
+	EXPECT_ERRNO(EINVAL, SET2(vm, KVM_MEM_PRIVATE, size, fd, -PAGE_SIZE));
+	EXPECT_ERRNO(EINVAL, SET2(vm, KVM_MEM_PRIVATE | KVM_MEM_LOG_DIRTY_PAGES,
+				  size, fd, 0));
+	EXPECT_ERRNO(EINVAL, SET2(vm, KVM_MEM_PRIVATE | KVM_MEM_READONLY,
+				  size, fd, 0));
+	EXPECT_ERRNO(EINVAL, SET2(vm, 1u << 15, size, fd, 0));
+
+	/* Padding must be zero. */
+	region = (struct kvm_userspace_memory_region2){
+		.slot = PRIVATE_SLOT, .flags = KVM_MEM_PRIVATE,
+		.guest_phys_addr = PRIVATE_GPA, .memory_size = size,
+		.userspace_addr = (uintptr_t)shared, .private_fd = fd,
+	};
+	region.pad2[13] = 1;
+	EXPECT_ERRNO(EINVAL, ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION2,
+				   &region));
+	region.pad2[13] = 0;
+	region.pad1 = 1;
+	EXPECT_ERRNO(EINVAL, ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION2,
+				   &region));
+
+	/* The old ioctl has no private_fd. */
+	v1 = (struct kvm_userspace_memory_region){
+		.slot = PRIVATE_SLOT, .flags = KVM_MEM_PRIVATE,
+		.guest_phys_addr = PRIVATE_GPA, .memory_size = size,
+		.userspace_addr = (uintptr_t)shared,
+	};
+	EXPECT_ERRNO(EINVAL, ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &v1));
+
+	/* None of the failures left a registration: the file still binds. */
+	ASSERT_EQ(0, SET2(vm, KVM_MEM_PRIVATE, size, fd, 0));
+
+	/* A private slot can be neither moved nor changed, only deleted. */
+	region.pad1 = 0;
+	region.guest_phys_addr = PRIVATE_GPA + size;
+	EXPECT_ERRNO(EINVAL, ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION2,
+				   &region));
+	EXPECT_ERRNO(EINVAL, SET2(vm, KVM_MEM_PRIVATE | KVM_MEM_LOG_DIRTY_PAGES,
+				  size, fd, 0));
+	EXPECT_ERRNO(EINVAL, SET2(vm, 0, size, fd, 0));
+	/* Deleting it twice: the second finds no slot. */
+	EXPECT_EQ(0, SET2(vm, KVM_MEM_PRIVATE, 0, fd, 0));
+	EXPECT_ERRNO(EINVAL, SET2(vm, KVM_MEM_PRIVATE, 0, fd, 0));
+
+	/* A default VM has no private memory at all. */
+	default_vm = vm_create_barebones();
+	EXPECT_ERRNO(EINVAL, SET2(default_vm, KVM_MEM_PRIVATE, size, fd, 0));
+	/* ... but takes the new ioctl for shared slots. */
+	EXPECT_EQ(0, SET2(default_vm, 0, size, 0, 0));
+	kvm_vm_free(default_vm);
+
+	kvm_vm_free(vm);
+	munmap(shared, size);
+	close(pipe_fds[0]);
+	close(pipe_fds[1]);
+	close(plain_fd);
+	close(fd);
+}
+
+#define PRIVATE	KVM_MEMORY_ATTRIBUTE_PRIVATE
+#define EXPECT_ATTRS_EINVAL(_vm, _gpa, _size, _attrs, _flags)		\
+	EXPECT_ERRNO(EINVAL, __vm_set_memory_attributes(_vm, _gpa, _size,	\
+							_attrs, _flags))
+
+/* Every bad KVM_SET_MEMORY_ATTRIBUTES fails with EINVAL. */
+TEST(bad_memory_attributes)
+{
+	struct kvm_vm *vm, *default_vm;
+	struct kvm_vcpu *vcpu;
+
+	vm = vm_create_sw_protected_with_one_vcpu(&vcpu, 0, guest_code);
+	EXPECT_ATTRS_EINVAL(vm, PRIVATE_GPA, PAGE_SIZE, PRIVATE, 1);
+	EXPECT_ATTRS_EINVAL(vm, PRIVATE_GPA, PAGE_SIZE, 1ULL << 0, 0);
+	EXPECT_ATTRS_EINVAL(vm, PRIVATE_GPA + 1, PAGE_SIZE, PRIVATE, 0);
+	EXPECT_ATTRS_EINVAL(vm, PRIVATE_GPA, PAGE_SIZE + 1, PRIVATE, 0);
+	EXPECT_ATTRS_EINVAL(vm, PRIVATE_GPA, 0, PRIVATE, 0);
+	EXPECT_ATTRS_EINVAL(vm, -PAGE_SIZE, 2 * PAGE_SIZE, PRIVATE, 0);
+	/* Any GFN may be private, with or without a memslot. */
+	EXPECT_EQ(0, __vm_set_memory_attributes(vm, 1ULL << 40, 1ULL << 30,
+						PRIVATE, 0));
+	EXPECT_EQ(KVM_MEMORY_ATTRIBUTE_PRIVATE,
+		  ioctl(vm->fd, KVM_CHECK_EXTENSION, KVM_CAP_MEMORY_ATTRIBUTES));
+	kvm_vm_free(vm);
+
+	default_vm = vm_create_barebones();
+	EXPECT_EQ(0, ioctl(default_vm->fd, KVM_CHECK_EXTENSION,
+			   KVM_CAP_MEMORY_ATTRIBUTES));
+	EXPECT_ATTRS_EINVAL(default_vm, PRIVATE_GPA, PAGE_SIZE, PRIVATE, 0);
+	kvm_vm_free(default_vm);
+}
+
+/* KVM_CAP_VM_TYPES lists what KVM_CREATE_VM accepts. */
+TEST(vm_types)
+{
+	int kvm_fd = open_kvm_dev_path_or_exit();
+	int types = kvm_check_cap(KVM_CAP_VM_TYPES);
+	int type, fd;
+
+	EXPECT_EQ(BIT(KVM_X86_DEFAULT_VM) | BIT(KVM_X86_SW_PROTECTED_VM),
+		  types);
+	for (type = 0; type < 8; type++) {
+		fd = ioctl(kvm_fd, KVM_CREATE_VM, type);
+		if (types & BIT(type)) {
+			EXPECT_LE(0, fd);
+		} else {
+			EXPECT_EQ(-1, fd);
+			EXPECT_EQ(EINVAL, errno);
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	EXPECT_EQ(1, kvm_check_cap(KVM_CAP_USER_MEMORY2));
+	EXPECT_EQ(1, kvm_check_cap(KVM_CAP_MEMORY_FAULT_INFO));
+	close(kvm_fd);
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,486 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Private memory of KVM guests: per-GFN memory attributes, and memslots whose
+ * private half is a range of a memfile (an inaccessible hugetlbfs or shmem
+ * memfd) that KVM consumes through memfile_notifier.
+ *
+ * See Documentation/virt/kvm/api.rst (KVM_SET_USER_MEMORY_REGION2,
+ * KVM_SET_MEMORY_ATTRIBUTES) and Documentation/mm/memfile_notifier.rst.
+ */
+
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/kvm_host.h>
+#include <linux/maple_tree.h>
+#include <linux/memfile_notifier.h>
+#include <linux/slab.h>
+
+#include "kvm_mm.h"
+
+/*
+ * A fault and the mapping level it picks depend on the attributes of the
+ * whole huge page around the GFN, so an attribute change invalidates the
+ * largest huge page around the range it changes.
+ */
+#define KVM_ATTR_INVALIDATE_PAGES	KVM_PAGES_PER_HPAGE(KVM_MAX_HUGEPAGE_LEVEL)
+
+/*
+ * What a private memslot consumes: a registration on the file, and where
+ * the slot's first GFN lies in it.
+ */
+struct kvm_private_memslot {
+	struct memfile_notifier notifier;
+	struct kvm *kvm;
+	/* The slot created with the binding; freed only after unbinding. */
+	struct kvm_memory_slot *slot;
+	/* File index (PAGE_SIZE units) of slot->base_gfn. */
+	pgoff_t pgoff;
+};
+
+void kvm_private_mem_init_vm(struct kvm *kvm)
+{
+	mt_init_flags(&kvm->mem_attr_tree, MT_FLAGS_USE_RCU);
+}
+
+/*
+ * Called from kvm_destroy_vm() before the MMU is torn down: from here on no
+ * backing store calls into this VM.  The memslots are freed later.
+ */
+void kvm_private_mem_destroy_vm(struct kvm *kvm)
+{
+	struct kvm_memory_slot *slot;
+	int i, bkt;
+
+	for (i = 0; i < KVM_ADDRESS_SPACE_NUM; i++)
+		kvm_for_each_memslot(slot, bkt, __kvm_memslots(kvm, i))
+			kvm_private_memslot_unbind(slot);
+	mtree_destroy(&kvm->mem_attr_tree);
+}
+
+/**
+ * kvm_supported_mem_attributes - KVM_MEMORY_ATTRIBUTE_* a VM can set
+ * @kvm:	the VM, or NULL for what the VM types with private memory support
+ *
+ * Return: the mask KVM_CHECK_EXTENSION(KVM_CAP_MEMORY_ATTRIBUTES) reports.
+ */
+unsigned long kvm_supported_mem_attributes(struct kvm *kvm)
+{
+	if (!kvm || kvm_arch_has_private_mem(kvm))
+		return KVM_MEMORY_ATTRIBUTE_PRIVATE;
+	return 0;
+}
+
+/**
+ * kvm_get_memory_attributes - the attributes of one GFN
+ * @kvm:	the VM
+ * @gfn:	the GFN
+ *
+ * Lockless (RCU); the caller orders the result against changes with
+ * mmu_invalidate_retry_gfn() under mmu_lock, or holds slots_lock.
+ *
+ * Return: KVM_MEMORY_ATTRIBUTE_* of @gfn, 0 if none was set.
+ */
+unsigned long kvm_get_memory_attributes(struct kvm *kvm, gfn_t gfn)
+{
+	void *entry = mtree_load(&kvm->mem_attr_tree, gfn);
+
+	return entry ? xa_to_value(entry) : 0;
+}
+
+/**
+ * kvm_range_has_memory_attributes - do all GFNs of a range have @attrs?
+ * @kvm:	the VM
+ * @start:	first GFN
+ * @end:	GFN after the last; greater than @start
+ * @attrs:	the attributes every GFN must have, exactly
+ *
+ * Walks the ranges stored in the tree, not the GFNs, so the cost does not
+ * grow with the size of the range.  Locking as kvm_get_memory_attributes().
+ *
+ * Return: true if every GFN in [@start, @end) has exactly @attrs.
+ */
+bool kvm_range_has_memory_attributes(struct kvm *kvm, gfn_t start, gfn_t end,
+				     unsigned long attrs)
+{
+	MA_STATE(mas, &kvm->mem_attr_tree, start, start);
+	void *want = attrs ? xa_mk_value(attrs) : NULL;
+	bool uniform = false;
+
+	rcu_read_lock();
+	while (mas_walk(&mas) == want) {
+		if (mas.last >= end - 1) {
+			uniform = true;
+			break;
+		}
+		mas_set(&mas, mas.last + 1);
+	}
+	rcu_read_unlock();
+	return uniform;
+}
+
+/**
+ * kvm_mmu_invalidate_begin_gfn - start invalidating mappings of GFNs
+ * @kvm:	the VM
+ * @start:	first GFN
+ * @end:	GFN after the last
+ *
+ * Faults on [@start, @end) that check mmu_invalidate_retry_gfn() retry until
+ * the matching kvm_mmu_invalidate_end_gfn().  Call with mmu_lock held for
+ * write, then zap the range.
+ */
+void kvm_mmu_invalidate_begin_gfn(struct kvm *kvm, gfn_t start, gfn_t end)
+{
+	lockdep_assert_held_write(&kvm->mmu_lock);
+	if (!kvm->mmu_invalidate_gfn_in_progress++) {
+		kvm->mmu_invalidate_gfn_start = start;
+		kvm->mmu_invalidate_gfn_end = end;
+	} else {
+		/* A union of the ranges in progress; false positives are fine. */
+		kvm->mmu_invalidate_gfn_start =
+			min(kvm->mmu_invalidate_gfn_start, start);
+		kvm->mmu_invalidate_gfn_end =
+			max(kvm->mmu_invalidate_gfn_end, end);
+	}
+}
+
+/**
+ * kvm_mmu_invalidate_end_gfn - end an invalidation started by GFN
+ * @kvm:	the VM
+ *
+ * Call with mmu_lock held for write.  Bumps mmu_invalidate_seq so that a
+ * fault which looked its PFN up during the invalidation retries.
+ */
+void kvm_mmu_invalidate_end_gfn(struct kvm *kvm)
+{
+	lockdep_assert_held_write(&kvm->mmu_lock);
+	kvm->mmu_invalidate_seq++;
+	/* Pairs with the ordering mmu_lock gives mmu_invalidate_retry_gfn(). */
+	smp_wmb();
+	if (!WARN_ON_ONCE(kvm->mmu_invalidate_gfn_in_progress <= 0))
+		kvm->mmu_invalidate_gfn_in_progress--;
+}
+
+/*
+ * Zap the mappings of [start, end) in every memslot of every address space.
+ * Called with slots_lock and mmu_lock (write) held.
+ */
+static bool kvm_unmap_gfn_range_all_slots(struct kvm *kvm, gfn_t start,
+					  gfn_t end)
+{
+	struct kvm_memslot_iter iter;
+	bool flush = false;
+	int i;
+
+	for (i = 0; i < KVM_ADDRESS_SPACE_NUM; i++) {
+		kvm_for_each_memslot_in_gfn_range(&iter, __kvm_memslots(kvm, i),
+						  start, end) {
+			struct kvm_memory_slot *slot = iter.slot;
+			struct kvm_gfn_range range = {
+				.slot = slot,
+				.start = max(start, slot->base_gfn),
+				.end = min(end, slot->base_gfn + slot->npages),
+				.pte = __pte(0),
+				.may_block = true,
+			};
+
+			flush |= kvm_unmap_gfn_range(kvm, &range);
+		}
+	}
+	return flush;
+}
+
+static bool kvm_post_set_memory_attributes(struct kvm *kvm, gfn_t start,
+					   gfn_t end)
+{
+	struct kvm_memslot_iter iter;
+	bool flush = false;
+	int i;
+
+	for (i = 0; i < KVM_ADDRESS_SPACE_NUM; i++)
+		kvm_for_each_memslot_in_gfn_range(&iter, __kvm_memslots(kvm, i),
+						  start, end)
+			flush |= kvm_arch_post_set_memory_attributes(kvm,
+								     iter.slot,
+								     start, end);
+	return flush;
+}
+
+static int kvm_set_memory_attributes(struct kvm *kvm, gfn_t start, gfn_t end,
+				     unsigned long attrs)
+{
+	gfn_t inval_start = round_down(start, KVM_ATTR_INVALIDATE_PAGES);
+	gfn_t inval_end = round_up(end, KVM_ATTR_INVALIDATE_PAGES);
+	void *entry = attrs ? xa_mk_value(attrs) : NULL;
+	int r = 0;
+
+	mutex_lock(&kvm->slots_lock);
+	if (kvm_range_has_memory_attributes(kvm, start, end, attrs))
+		goto out_unlock;
+
+	/*
+	 * Faults around the range retry from here until the new attributes
+	 * and the mapping levels they allow are in place.
+	 */
+	KVM_MMU_LOCK(kvm);
+	kvm_mmu_invalidate_begin_gfn(kvm, inval_start, inval_end);
+	if (kvm_unmap_gfn_range_all_slots(kvm, start, end))
+		kvm_flush_remote_tlbs(kvm);
+	KVM_MMU_UNLOCK(kvm);
+
+	/* One range store: the attributes change all at once or not at all. */
+	r = mtree_store_range(&kvm->mem_attr_tree, start, end - 1, entry,
+			      GFP_KERNEL_ACCOUNT);
+
+	KVM_MMU_LOCK(kvm);
+	if (!r && kvm_post_set_memory_attributes(kvm, start, end))
+		kvm_flush_remote_tlbs(kvm);
+	kvm_mmu_invalidate_end_gfn(kvm);
+	KVM_MMU_UNLOCK(kvm);
+
+out_unlock:
+	mutex_unlock(&kvm->slots_lock);
+	return r;
+}
+
+/**
+ * kvm_vm_ioctl_set_memory_attributes - KVM_SET_MEMORY_ATTRIBUTES
+ * @kvm:	the VM
+ * @attrs:	the range and the attributes it gets, copied from userspace
+ *
+ * Return: 0 when every GFN of the range has the attributes, -EINVAL for
+ * nonzero flags, unsupported attributes, or an empty, unaligned or wrapping
+ * range, -ENOMEM when the attributes could not be stored (then none
+ * changed).
+ */
+int kvm_vm_ioctl_set_memory_attributes(struct kvm *kvm,
+				       const struct kvm_memory_attributes *attrs)
+{
+	BUILD_BUG_ON(sizeof(attrs->address) != sizeof(unsigned long));
+
+	if (attrs->flags)
+		return -EINVAL;
+	if (attrs->attributes & ~kvm_supported_mem_attributes(kvm))
+		return -EINVAL;
+	if (!attrs->size || !PAGE_ALIGNED(attrs->address) ||
+	    !PAGE_ALIGNED(attrs->size))
+		return -EINVAL;
+	if (attrs->address + attrs->size < attrs->address)
+		return -EINVAL;
+
+	return kvm_set_memory_attributes(kvm, gpa_to_gfn(attrs->address),
+					 gpa_to_gfn(attrs->address + attrs->size),
+					 attrs->attributes);
+}
+
+static inline struct kvm_private_memslot *
+to_private_memslot(struct memfile_notifier *notifier)
+{
+	return container_of(notifier, struct kvm_private_memslot, notifier);
+}
+
+/* The GFNs of the slot that file range [start, end) backs, if any. */
+static bool kvm_private_range_to_gfns(struct kvm_private_memslot *priv,
+				      pgoff_t start, pgoff_t end,
+				      struct kvm_gfn_range *range)
+{
+	const struct kvm_memory_slot *slot = priv->slot;
+	pgoff_t first = max(start, priv->pgoff);
+	pgoff_t last = min_t(pgoff_t, end, priv->pgoff + slot->npages);
+
+	if (first >= last)
+		return false;
+	range->start = slot->base_gfn + (first - priv->pgoff);
+	range->end = slot->base_gfn + (last - priv->pgoff);
+	return true;
+}
+
+/*
+ * The store is about to free or zero [start, end) of the file: zap what the
+ * slot maps of it and hold off faults until kvm_private_invalidate_end().
+ * Runs under the store's locks; takes only mmu_lock.
+ */
+static void kvm_private_invalidate_start(struct memfile_notifier *notifier,
+					 pgoff_t start, pgoff_t end)
+{
+	struct kvm_private_memslot *priv = to_private_memslot(notifier);
+	struct kvm *kvm = priv->kvm;
+	struct kvm_gfn_range range = {
+		.slot = priv->slot,
+		.pte = __pte(0),
+		.may_block = true,
+	};
+
+	if (!kvm_private_range_to_gfns(priv, start, end, &range))
+		return;
+
+	KVM_MMU_LOCK(kvm);
+	kvm_mmu_invalidate_begin_gfn(kvm, range.start, range.end);
+	if (kvm_unmap_gfn_range(kvm, &range))
+		kvm_flush_remote_tlbs(kvm);
+	KVM_MMU_UNLOCK(kvm);
+}
+
+static void kvm_private_invalidate_end(struct memfile_notifier *notifier,
+				       pgoff_t start, pgoff_t end)
+{
+	struct kvm_private_memslot *priv = to_private_memslot(notifier);
+	struct kvm *kvm = priv->kvm;
+	struct kvm_gfn_range range;
+
+	/* The same computation as at start: both see the same slot. */
+	if (!kvm_private_range_to_gfns(priv, start, end, &range))
+		return;
+
+	KVM_MMU_LOCK(kvm);
+	kvm_mmu_invalidate_end_gfn(kvm);
+	KVM_MMU_UNLOCK(kvm);
+}
+
+static const struct memfile_notifier_ops kvm_private_notifier_ops = {
+	.invalidate_start = kvm_private_invalidate_start,
+	.invalidate_end = kvm_private_invalidate_end,
+};
+
+/**
+ * kvm_private_memslot_bind - give a new memslot its private half
+ * @kvm:	the VM
+ * @slot:	the memslot being created, not yet visible
+ * @fd:		private_fd of KVM_SET_USER_MEMORY_REGION2
+ * @offset:	private_offset, in bytes, of the slot's first GFN in the file
+ *
+ * Called by __kvm_set_memory_region2() with slots_lock held.  Registers on
+ * the file as a consumer that keeps PFNs mapped: the file must be
+ * inaccessible to userspace and its pages may be neither migrated nor
+ * reclaimed while the slot lives.  The registration holds the file, so
+ * closing @fd does not take the memory from the guest.
+ *
+ * Return: 0, or -EINVAL (@offset unaligned, or the slot does not fit in the
+ * file), -EBADF (@fd is not open), -EOPNOTSUPP (not a memfile), -EPERM (not
+ * created inaccessible), -EBUSY (another consumer uses it with other flags),
+ * -ENOMEM.
+ */
+int kvm_private_memslot_bind(struct kvm *kvm, struct kvm_memory_slot *slot,
+			     unsigned int fd, u64 offset)
+{
+	u64 size = (u64)slot->npages << PAGE_SHIFT;
+	struct kvm_private_memslot *priv;
+	struct file *file;
+	int r;
+
+	if (!PAGE_ALIGNED(offset) || offset + size < offset)
+		return -EINVAL;
+
+	file = fget(fd);
+	if (!file)
+		return -EBADF;
+
+	r = -ENOMEM;
+	priv = kzalloc(sizeof(*priv), GFP_KERNEL_ACCOUNT);
+	if (!priv)
+		goto out_fput;
+
+	priv->kvm = kvm;
+	priv->slot = slot;
+	priv->pgoff = offset >> PAGE_SHIFT;
+	priv->notifier.ops = &kvm_private_notifier_ops;
+	r = memfile_register_notifier(file, MEMFILE_F_USER_INACCESSIBLE |
+					    MEMFILE_F_UNMOVABLE |
+					    MEMFILE_F_UNRECLAIMABLE,
+				      &priv->notifier);
+	if (r)
+		goto out_free;
+
+	/* Checked once registered: what the file is comes first. */
+	r = -EINVAL;
+	if (offset + size > i_size_read(file_inode(file)))
+		goto out_unregister;
+
+	slot->private = priv;
+	fput(file);
+	return 0;
+
+out_unregister:
+	memfile_unregister_notifier(&priv->notifier);
+out_free:
+	kfree(priv);
+
+out_fput:
+	fput(file);
+	return r;
+}
+
+/**
+ * kvm_private_memslot_unbind - end a memslot's use of its file
+ * @slot:	the memslot; nothing happens if it has no private half
+ *
+ * Called when the memslot is freed, after no vCPU can see it any more, and
+ * from kvm_private_mem_destroy_vm().  Waits for an invalidation of the file
+ * in progress to end, then drops the file.
+ */
+void kvm_private_memslot_unbind(struct kvm_memory_slot *slot)
+{
+	struct kvm_private_memslot *priv = slot->private;
+
+	if (!priv)
+		return;
+
+	memfile_unregister_notifier(&priv->notifier);
+	slot->private = NULL;
+	kfree(priv);
+}
+
+/**
+ * kvm_private_mem_slot_pgoff - where a private memslot starts in its file
+ * @slot:	a memslot with KVM_MEM_PRIVATE
+ *
+ * Return: the file index, in PAGE_SIZE units, of @slot->base_gfn.
+ */
+pgoff_t kvm_private_mem_slot_pgoff(const struct kvm_memory_slot *slot)
+{
+	return slot->private->pgoff;
+}
+
+/**
+ * kvm_private_mem_get_pfn - the private PFN of a GFN
+ * @slot:	the memslot of @gfn, with KVM_MEM_PRIVATE
+ * @gfn:	the GFN
+ * @pfn:	set to the PFN, which holds a reference until
+ *		kvm_private_mem_put_pfn()
+ * @order:	set to the order of the naturally aligned block of the file
+ *		that contains it (9 for a 2M hugetlb page, 18 for 1G)
+ *
+ * Called by the arch fault handler with the memslots' SRCU held, before it
+ * takes mmu_lock; it must then check mmu_invalidate_retry_gfn().
+ *
+ * Return: 0 or the store's error (e.g. -ENOSPC: no free huge page to fill a
+ * hole, -ENOENT: a hole under F_SEAL_AUTO_ALLOCATE, -EHWPOISON, -ERANGE:
+ * past the end of the file).
+ */
+int kvm_private_mem_get_pfn(const struct kvm_memory_slot *slot, gfn_t gfn,
+			    kvm_pfn_t *pfn, int *order)
+{
+	struct kvm_private_memslot *priv = slot->private;
+	unsigned long file_pfn;
+	unsigned int file_order;
+	int r;
+
+	r = memfile_get_pfn(&priv->notifier,
+			    priv->pgoff + (gfn - slot->base_gfn),
+			    &file_pfn, &file_order);
+	if (r)
+		return r;
+
+	*pfn = file_pfn;
+	*order = file_order;
+	return 0;
+}
+
+/**
+ * kvm_private_mem_put_pfn - drop the reference kvm_private_mem_get_pfn() took
+ * @slot:	the memslot passed to kvm_private_mem_get_pfn()
+ * @pfn:	any PFN of the block it returned
+ */
+void kvm_private_mem_put_pfn(const struct kvm_memory_slot *slot, kvm_pfn_t pfn)
+{
+	memfile_put_pfn(&slot->private->notifier, pfn);
+}
