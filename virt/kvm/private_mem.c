@@ -189,20 +189,17 @@ static bool kvm_unmap_gfn_range_all_slots(struct kvm *kvm, gfn_t start,
 	return flush;
 }
 
-static bool kvm_post_set_memory_attributes(struct kvm *kvm, gfn_t start,
+static void kvm_post_set_memory_attributes(struct kvm *kvm, gfn_t start,
 					   gfn_t end)
 {
 	struct kvm_memslot_iter iter;
-	bool flush = false;
 	int i;
 
 	for (i = 0; i < KVM_ADDRESS_SPACE_NUM; i++)
 		kvm_for_each_memslot_in_gfn_range(&iter, __kvm_memslots(kvm, i),
 						  start, end)
-			flush |= kvm_arch_post_set_memory_attributes(kvm,
-								     iter.slot,
-								     start, end);
-	return flush;
+			kvm_arch_post_set_memory_attributes(kvm, iter.slot,
+							    start, end);
 }
 
 static int kvm_set_memory_attributes(struct kvm *kvm, gfn_t start, gfn_t end,
@@ -232,8 +229,8 @@ static int kvm_set_memory_attributes(struct kvm *kvm, gfn_t start, gfn_t end,
 			      GFP_KERNEL_ACCOUNT);
 
 	KVM_MMU_LOCK(kvm);
-	if (!r && kvm_post_set_memory_attributes(kvm, start, end))
-		kvm_flush_remote_tlbs(kvm);
+	if (!r)
+		kvm_post_set_memory_attributes(kvm, start, end);
 	kvm_mmu_invalidate_end_gfn(kvm);
 	KVM_MMU_UNLOCK(kvm);
 

@@ -8,8 +8,7 @@
  * there (a 2M or 1G hugetlb page), the congruence of GFNs and file indexes,
  * and the attributes: a huge page whose GFNs are not all private, or not all
  * shared, is "mixed" and maps small.  Mixed is a flag in the lpage_info
- * counts, updated when attributes change; a huge page that stops being mixed
- * is zapped so that it maps huge again on the next fault.
+ * counts, updated when attributes change.
  */
 
 #include <linux/kvm_host.h>
@@ -157,14 +156,16 @@ static bool hugepage_has_uniform_attrs(struct kvm *kvm,
 /*
  * Recompute the mixed flag of every huge page of @slot that [start, end)
  * touches.  Huge pages that stick out of the slot are skipped: lpage_info
- * forbids them anyway.  With @zap, a huge page that stopped being mixed is
- * zapped so that it maps huge again; returns whether a TLB flush is due.
+ * forbids them anyway.
+ *
+ * Nothing needs zapping when a huge page stops being mixed: the change
+ * zapped the GFNs that made it mixed, and the next fault on one of them
+ * maps the whole huge page, replacing the small mappings of its peers.
  */
-static bool update_mixed(struct kvm *kvm, struct kvm_memory_slot *slot,
-			 gfn_t start, gfn_t end, bool zap)
+static void update_mixed(struct kvm *kvm, struct kvm_memory_slot *slot,
+			 gfn_t start, gfn_t end)
 {
 	gfn_t slot_end = slot->base_gfn + slot->npages;
-	bool flush = false;
 	int level;
 
 	start = max(start, slot->base_gfn);
@@ -176,31 +177,13 @@ static bool update_mixed(struct kvm *kvm, struct kvm_memory_slot *slot,
 
 		for (gfn = round_down(start, nr_pages); gfn < end;
 		     gfn += nr_pages) {
-			bool was_mixed;
-
 			if (gfn < slot->base_gfn || gfn + nr_pages > slot_end)
 				continue;
-
-			was_mixed = hugepage_test_mixed(slot, gfn, level);
-			if (!hugepage_has_uniform_attrs(kvm, slot, gfn, level)) {
-				hugepage_set_mixed(slot, gfn, level, true);
-				continue;
-			}
-			hugepage_set_mixed(slot, gfn, level, false);
-			if (zap && was_mixed) {
-				struct kvm_gfn_range range = {
-					.slot = slot,
-					.start = gfn,
-					.end = gfn + nr_pages,
-					.pte = __pte(0),
-					.may_block = true,
-				};
-
-				flush |= kvm_unmap_gfn_range(kvm, &range);
-			}
+			hugepage_set_mixed(slot, gfn, level,
+					   !hugepage_has_uniform_attrs(kvm, slot,
+								       gfn, level));
 		}
 	}
-	return flush;
 }
 
 /**
@@ -213,15 +196,13 @@ static bool update_mixed(struct kvm *kvm, struct kvm_memory_slot *slot,
  * Called by KVM_SET_MEMORY_ATTRIBUTES with slots_lock and mmu_lock (write)
  * held, inside an invalidation of the huge pages around the range, after the
  * range's mappings were zapped and its attributes stored.
- *
- * Return: true if mappings were zapped and TLBs must be flushed.
  */
-bool kvm_arch_post_set_memory_attributes(struct kvm *kvm,
+void kvm_arch_post_set_memory_attributes(struct kvm *kvm,
 					 struct kvm_memory_slot *slot,
 					 gfn_t start, gfn_t end)
 {
 	lockdep_assert_held_write(&kvm->mmu_lock);
-	return update_mixed(kvm, slot, start, end, true);
+	update_mixed(kvm, slot, start, end);
 }
 
 /**
@@ -236,6 +217,5 @@ void kvm_mmu_init_memslot_attributes(struct kvm *kvm,
 				     struct kvm_memory_slot *slot)
 {
 	lockdep_assert_held(&kvm->slots_lock);
-	update_mixed(kvm, slot, slot->base_gfn, slot->base_gfn + slot->npages,
-		     false);
+	update_mixed(kvm, slot, slot->base_gfn, slot->base_gfn + slot->npages);
 }
