@@ -33,7 +33,7 @@ tests: prepare
 check: kernel tests
 	@out=$$(python3 -m unittest -q harness/test_results.py 2>&1) || { echo "$$out"; exit 1; }; \
 		echo "==> result parser self-test: $$(echo "$$out" | grep '^Ran'), OK"
-	@EXPECT_KUNIT=memfile_notifier $(H)/boot check
+	@$(H)/check
 
 run: kernel tests
 	@$(H)/describe-series
@@ -55,7 +55,7 @@ reset:
 	@$(H)/reset
 
 clean:
-	rm -rf build/obj build/kconfig build/tests build/series
+	rm -rf build/obj build/obj-debug build/kconfig-* build/tests build/series
 
 distclean:
 	rm -rf build

@@ -6,7 +6,13 @@ set -euo pipefail
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${BUILD:-$TOP/build}
 SRC=$BUILD/linux		# unpacked base + series, a git repository
-OBJ=$BUILD/obj			# kernel objects (make O=)
+# Which kernel: the default one, or "debug" (lockdep, KASAN, KFENCE, ...).
+FLAVOUR=${FLAVOUR:-default}
+case $FLAVOUR in
+default) OBJ=$BUILD/obj ;;	# kernel objects (make O=)
+debug) OBJ=$BUILD/obj-debug ;;
+*) printf 'error: FLAVOUR=%s: default or debug\n' "$FLAVOUR" >&2; exit 1 ;;
+esac
 TESTS=$BUILD/tests		# static test programs
 BASE_TARBALL=/usr/src/linux-source-6.1.tar.xz
 JOBS=${JOBS:-$(nproc)}
@@ -15,8 +21,9 @@ export CCACHE_BASEDIR=$BUILD CCACHE_NOHASHDIR=1 CCACHE_SLOPPINESS=time_macros
 export KBUILD_BUILD_TIMESTAMP='Thu Jan  1 00:00:00 UTC 2026'
 export KBUILD_BUILD_USER=memfile KBUILD_BUILD_HOST=harness
 export LC_ALL=C
-# uname -r of our kernel: 6.1.y-memfile (and no "+" for a git tree).
+# uname -r of our kernel: 6.1.y-memfile[-debug] (no "+" for a git tree).
 export LOCALVERSION=-memfile
+[ "$FLAVOUR" = default ] || LOCALVERSION=-memfile-$FLAVOUR
 
 if [ -t 1 ]; then
 	_bold=$'\e[1m' _red=$'\e[31m' _off=$'\e[0m'

@@ -37,9 +37,10 @@ KERNEL_REPORTS = re.compile(
 
 
 class Run:
-    def __init__(self, out, verbose):
+    def __init__(self, out, verbose, label=None):
         self.out = out
         self.verbose = verbose
+        self.label = label
         self.passed = self.failed = self.skipped = 0
         self.reports = []
         self.seen_suites = set()
@@ -56,6 +57,8 @@ class Run:
         else:
             self.failed += 1
             word = "not ok"
+        if self.label:
+            name = f"{self.label}/{name}"
         print(f"{word} {name}{note}", file=self.out, flush=True)
 
     def problem(self, name, what):
@@ -170,9 +173,10 @@ def main():
     ap.add_argument("--expect-kunit", action="append", default=[],
                     help="a KUnit suite that must report")
     ap.add_argument("--verbose", action="store_true", help="echo the console")
+    ap.add_argument("--label", help="prefix of every case name and of the summary")
     args = ap.parse_args()
 
-    run = Run(sys.stdout, args.verbose)
+    run = Run(sys.stdout, args.verbose, args.label)
     with open(args.log, "w") as log:
         run.feed(sys.stdin, log)
 
@@ -194,6 +198,8 @@ def main():
     summary = f"{run.passed} passed, {run.failed} failed"
     if run.skipped:
         summary += f", {run.skipped} skipped"
+    if args.label:
+        summary = f"{args.label} kernel: {summary}"
     print(summary, flush=True)
     sys.exit(1 if run.failed else 0)
 

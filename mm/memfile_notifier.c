@@ -40,6 +40,7 @@ void memfile_node_init(struct memfile_node *node, unsigned long file_flags)
 	init_rwsem(&node->rwsem);
 	node->file_flags = file_flags & MEMFILE_F_ALLOWED_MASK;
 	node->consumer_flags = 0;
+	node->owner = 0;
 }
 EXPORT_SYMBOL_GPL(memfile_node_init);
 
@@ -216,7 +217,8 @@ EXPORT_SYMBOL_GPL(memfile_notifier_invalidate_end);
  *  -EOPNOTSUPP	no backing store owns @file, or the store does not support one
  *		of @flags;
  *  -EPERM	MEMFILE_F_USER_INACCESSIBLE asked for, but the file was not
- *		created inaccessible;
+ *		created inaccessible; or @notifier->owner is set and the file's
+ *		memory belongs to another owner;
  *  -EBUSY	other consumers of @file registered with different @flags.
  */
 int memfile_register_notifier(struct file *file, unsigned long flags,
@@ -243,10 +245,16 @@ int memfile_register_notifier(struct file *file, unsigned long flags,
 		return -EPERM;
 
 	down_write(&node->rwsem);
+	if (notifier->owner && node->owner && node->owner != notifier->owner) {
+		ret = -EPERM;
+		goto out;
+	}
 	if (!list_empty(&node->notifiers) && node->consumer_flags != flags) {
 		ret = -EBUSY;
 		goto out;
 	}
+	if (notifier->owner)
+		node->owner = notifier->owner;
 	notifier->file = get_file(file);
 	notifier->node = node;
 	notifier->bs = bs;

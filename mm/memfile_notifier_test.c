@@ -342,6 +342,33 @@ static void test_flag_mismatch_between_consumers(struct kunit *test)
 			MEMFILE_F_USER_INACCESSIBLE);
 }
 
+static void test_owner_is_for_life(struct kunit *test)
+{
+	struct file *file = new_memfile(test, MEMFILE_F_USER_INACCESSIBLE);
+	struct test_consumer *a = new_consumer(test, 1);
+	struct test_consumer *b = new_consumer(test, 2);
+	struct test_consumer *c = new_consumer(test, 3);
+	struct test_consumer *anyone = new_consumer(test, 4);
+
+	a->notifier.owner = 1;
+	b->notifier.owner = 2;
+	c->notifier.owner = 1;
+	KUNIT_ASSERT_EQ(test, memfile_register_notifier(file, 0, &a->notifier), 0);
+	KUNIT_EXPECT_EQ(test, memfile_register_notifier(file, 0, &b->notifier), -EPERM);
+	KUNIT_EXPECT_NULL(test, b->notifier.node);
+	/* The same owner may register more notifiers; no owner at all, too. */
+	KUNIT_ASSERT_EQ(test, memfile_register_notifier(file, 0, &c->notifier), 0);
+	KUNIT_ASSERT_EQ(test, memfile_register_notifier(file, 0, &anyone->notifier), 0);
+	memfile_unregister_notifier(&anyone->notifier);
+	memfile_unregister_notifier(&c->notifier);
+	memfile_unregister_notifier(&a->notifier);
+
+	/* With no consumer left, the memory still belongs to owner 1. */
+	KUNIT_EXPECT_EQ(test, memfile_register_notifier(file, 0, &b->notifier), -EPERM);
+	KUNIT_ASSERT_EQ(test, memfile_register_notifier(file, 0, &a->notifier), 0);
+	memfile_unregister_notifier(&a->notifier);
+}
+
 static void test_file_without_store(struct kunit *test)
 {
 	struct file *file = new_file(test, &not_a_memfile_fops, 0);
@@ -725,6 +752,7 @@ static struct kunit_case memfile_notifier_cases[] = {
 	KUNIT_CASE(test_flag_unsupported_by_store),
 	KUNIT_CASE(test_inaccessible_is_a_file_property),
 	KUNIT_CASE(test_flag_mismatch_between_consumers),
+	KUNIT_CASE(test_owner_is_for_life),
 	KUNIT_CASE(test_file_without_store),
 	KUNIT_CASE(test_register_twice),
 	KUNIT_CASE(test_bad_arguments),

@@ -46,6 +46,10 @@ struct memfile_notifier;
  *			visible, by memfile_make_inaccessible().
  * @consumer_flags:	MEMFILE_F_* the registered consumers asked for; 0 when
  *			none is registered.  Written under @rwsem (write).
+ * @owner:		0, or the &memfile_notifier.owner of the first consumer
+ *			that registered with one.  Never reset: the memory of
+ *			the file belongs to that owner for the file's life.
+ *			Written under @rwsem (write).
  *
  * The store initialises the node with memfile_node_init() when it creates the
  * inode and never frees it while a notifier is registered: registration holds
@@ -56,6 +60,7 @@ struct memfile_node {
 	struct rw_semaphore	rwsem;
 	unsigned long		file_flags;
 	unsigned long		consumer_flags;
+	u64			owner;
 };
 
 /**
@@ -116,6 +121,11 @@ struct memfile_notifier_ops {
 /**
  * struct memfile_notifier - a consumer's registration on one file
  * @ops:	set by the consumer before memfile_register_notifier().
+ * @owner:	set by the consumer before memfile_register_notifier(): 0, or
+ *		a nonzero identity (KVM: one per VM, never reused) to which the
+ *		file's memory then belongs for good; registrations with another
+ *		nonzero owner fail, even after this one ends, so that the data
+ *		one owner left in the file never reaches another.
  * @list:	entry in &memfile_node.notifiers; private to the core.
  * @file:	the file, referenced while registered; private to the core.
  * @node:	the file's node, NULL when not registered; private to the core.
@@ -126,6 +136,7 @@ struct memfile_notifier_ops {
  */
 struct memfile_notifier {
 	const struct memfile_notifier_ops *ops;
+	u64 owner;
 	struct list_head list;
 	struct file *file;
 	struct memfile_node *node;

@@ -37,9 +37,13 @@ struct kvm_private_memslot {
 	pgoff_t pgoff;
 };
 
+/* Owner identities of memfile registrations: one per VM, never reused. */
+static atomic64_t kvm_private_mem_last_owner = ATOMIC64_INIT(0);
+
 void kvm_private_mem_init_vm(struct kvm *kvm)
 {
 	mt_init_flags(&kvm->mem_attr_tree, MT_FLAGS_USE_RCU);
+	kvm->private_mem_owner = atomic64_inc_return(&kvm_private_mem_last_owner);
 }
 
 /*
@@ -348,13 +352,14 @@ static const struct memfile_notifier_ops kvm_private_notifier_ops = {
  * Called by __kvm_set_memory_region2() with slots_lock held.  Registers on
  * the file as a consumer that keeps PFNs mapped: the file must be
  * inaccessible to userspace and its pages may be neither migrated nor
- * reclaimed while the slot lives.  The registration holds the file, so
+ * reclaimed while the slot lives.  The first binding makes the file's
+ * memory this VM's for good: no other VM can ever bind it.  The registration holds the file, so
  * closing @fd does not take the memory from the guest.
  *
  * Return: 0, or -EINVAL (@offset unaligned, or the slot does not fit in the
  * file), -EBADF (@fd is not open), -EOPNOTSUPP (not a memfile), -EPERM (not
- * created inaccessible), -EBUSY (another consumer uses it with other flags),
- * -ENOMEM.
+ * created inaccessible, or another VM bound the file before), -EBUSY
+ * (another consumer uses it with other flags), -ENOMEM.
  */
 int kvm_private_memslot_bind(struct kvm *kvm, struct kvm_memory_slot *slot,
 			     unsigned int fd, u64 offset)
@@ -380,6 +385,8 @@ int kvm_private_memslot_bind(struct kvm *kvm, struct kvm_memory_slot *slot,
 	priv->slot = slot;
 	priv->pgoff = offset >> PAGE_SHIFT;
 	priv->notifier.ops = &kvm_private_notifier_ops;
+	/* The file's memory becomes this VM's, for the file's life. */
+	priv->notifier.owner = kvm->private_mem_owner;
 	r = memfile_register_notifier(file, MEMFILE_F_USER_INACCESSIBLE |
 					    MEMFILE_F_UNMOVABLE |
 					    MEMFILE_F_UNRECLAIMABLE,

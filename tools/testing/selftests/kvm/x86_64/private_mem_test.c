@@ -9,6 +9,10 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <linux/falloc.h>
@@ -338,6 +342,244 @@ TEST_F_TIMEOUT(private_mem, data_and_huge_mappings, TIMEOUT)
 	EXPECT_EQ(EPERM, errno);
 	for (off = 0; off < self->size; off += PAGE_SIZE)
 		ASSERT_EQ(0, *(uint64_t *)((char *)self->shared + off));
+}
+
+/* Does @buf hold any word of the guest's pattern of @seed? */
+static bool holds_pattern(const void *buf, size_t len, uint64_t seed,
+			  uint64_t size)
+{
+	const uint64_t *word = buf;
+	size_t i;
+
+	for (i = 0; i < len / sizeof(*word); i++) {
+		uint64_t gpa = word[i] ^ seed;
+
+		if (word[i] && gpa >= PRIVATE_GPA && gpa < PRIVATE_GPA + size &&
+		    !(gpa % PAGE_SIZE))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * One row of the security matrix: how host userspace tried to reach the
+ * private bytes, and what it got.  Either the call fails, or what it
+ * returns holds none of the guest's data.
+ */
+static void matrix_row(struct __test_metadata *_metadata, const char *path,
+		       ssize_t ret, int err, const void *buf, size_t len,
+		       uint64_t seed, uint64_t size)
+{
+	if (ret < 0) {
+		ksft_print_msg("  %-38s refused: %s\n", path, strerror(err));
+		return;
+	}
+	ksft_print_msg("  %-38s returned %zd bytes, none private\n", path, ret);
+	EXPECT_FALSE(holds_pattern(buf, len, seed, size)) {
+		TH_LOG("%s leaked the guest's data", path);
+	}
+}
+
+#define SECRET	0x5ec7e75ec7e75ec7ULL
+
+static ssize_t read_proc_mem(void *addr, void *buf, size_t len)
+{
+	int fd = open("/proc/self/mem", O_RDONLY);
+	ssize_t r;
+
+	if (fd < 0)
+		return -1;
+	r = pread(fd, buf, len, (off_t)(uintptr_t)addr);
+	close(fd);
+	return r;
+}
+
+/*
+ * Every path by which host userspace reads a file or a process's memory,
+ * against the private memory of a live guest: none yields a private byte.
+ */
+TEST_F_TIMEOUT(private_mem, security_matrix, TIMEOUT)
+{
+	size_t len = 4 * PAGE_SIZE;
+	char *buf = malloc(len);
+	struct iovec iov = { .iov_base = buf, .iov_len = len };
+	struct iovec remote = { .iov_base = self->shared, .iov_len = len };
+	void *map;
+	int pipe_fds[2], tmp_fd;
+	ssize_t r;
+
+	ASSERT_NE(NULL, buf);
+	do_op(self->vcpu, OP_WRITE, PRIVATE_GPA, self->size, SECRET);
+	ASSERT_EQ(0, pipe(pipe_fds));
+	tmp_fd = open("/tmp", O_TMPFILE | O_RDWR, 0600);
+	ASSERT_LE(0, tmp_fd);
+
+	ksft_print_msg("security matrix (%s backing):\n",
+		       self->unit == PAGE_SIZE ? "shmem 4K" :
+		       self->unit == PG_SIZE_2M ? "hugetlb 2M" : "hugetlb 1G");
+
+#define ROW(_path, _call)						\
+	do {								\
+		memset(buf, 0, len);					\
+		errno = 0;						\
+		r = (_call);						\
+		matrix_row(_metadata, _path, r, errno, buf, len, SECRET, \
+			   self->size);					\
+	} while (0)
+
+	ROW("read(memfd)", read(self->fd, buf, len));
+	ROW("pread(memfd)", pread(self->fd, buf, len, 0));
+	ROW("readv(memfd)", readv(self->fd, &iov, 1));
+	ROW("write(memfd)", write(self->fd, buf, len));
+	ROW("read(memfd) after write", pread(self->fd, buf, len, 0));
+
+	errno = 0;
+	map = mmap(NULL, self->unit, PROT_READ, MAP_SHARED, self->fd, 0);
+	ROW("mmap(memfd, MAP_SHARED)", map == MAP_FAILED ? -1 :
+	    (memcpy(buf, map, len), (ssize_t)len));
+	if (map != MAP_FAILED)
+		munmap(map, self->unit);
+	errno = 0;
+	map = mmap(NULL, self->unit, PROT_READ, MAP_PRIVATE, self->fd, 0);
+	ROW("mmap(memfd, MAP_PRIVATE)", map == MAP_FAILED ? -1 :
+	    (memcpy(buf, map, len), (ssize_t)len));
+	if (map != MAP_FAILED)
+		munmap(map, self->unit);
+
+	ROW("splice(memfd -> pipe)",
+	    splice(self->fd, NULL, pipe_fds[1], NULL, len, 0) < 0 ? -1 :
+	    read(pipe_fds[0], buf, len));
+	ROW("sendfile(memfd -> pipe)",
+	    sendfile(pipe_fds[1], self->fd, NULL, len) < 0 ? -1 :
+	    read(pipe_fds[0], buf, len));
+	ROW("copy_file_range(memfd -> tmpfile)",
+	    copy_file_range(self->fd, NULL, tmp_fd, NULL, len, 0) < 0 ? -1 :
+	    pread(tmp_fd, buf, len, 0));
+	/* The only host virtual addresses are the shared half's. */
+	ROW("/proc/self/mem at the shared half",
+	    read_proc_mem(self->shared, buf, len));
+	ROW("process_vm_readv of the shared half",
+	    process_vm_readv(getpid(), &iov, 1, &remote, 1, 0));
+	ROW("the shared half itself", (memcpy(buf, self->shared, len),
+				       (ssize_t)len));
+#undef ROW
+
+	close(tmp_fd);
+	close(pipe_fds[0]);
+	close(pipe_fds[1]);
+	free(buf);
+}
+
+/*
+ * Pages punched out of, or truncated off, private memory are zeroed before
+ * anyone can have them again: take every free huge page of the pool into
+ * an ordinary memfd and look for the guest's data (hugetlb backings; a 4K
+ * shmem page goes back to the page allocator, which zeroes user pages).
+ */
+TEST_F_TIMEOUT(private_mem, punched_pages_come_back_zeroed, TIMEOUT)
+{
+	uint64_t off, nr_free, len;
+	char *map;
+	int fd;
+
+	if (self->unit == PAGE_SIZE)
+		SKIP(return, "shmem pages return to the page allocator, not to a pool this test can drain");
+
+	do_op(self->vcpu, OP_WRITE, PRIVATE_GPA, self->size, SECRET);
+	/* Half punched, the rest truncated away. */
+	ASSERT_EQ(0, fallocate(self->fd, FALLOC_FL_PUNCH_HOLE |
+			       FALLOC_FL_KEEP_SIZE, 0, self->unit));
+	ASSERT_EQ(0, ftruncate(self->fd, self->unit));
+
+	nr_free = nr_free_huge_pages(self->unit);
+	ASSERT_LE(self->nr_units - 1, nr_free);
+	len = nr_free * self->unit;
+	fd = memfd_create("drain", MFD_HUGETLB | (self->unit == PG_SIZE_1G ?
+						  MFD_HUGE_1GB : MFD_HUGE_2MB));
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ftruncate(fd, len));
+	map = mmap(NULL, len, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	EXPECT_EQ(0, nr_free_huge_pages(self->unit));
+	for (off = 0; off < len; off += PAGE_SIZE)
+		if (holds_pattern(map + off, PAGE_SIZE, SECRET, self->size))
+			break;
+	EXPECT_EQ(len, off) {
+		TH_LOG("guest data found at offset 0x%lx of a fresh huge page", off);
+	}
+	ksft_print_msg("%lu MiB of freed huge pages scanned: no guest data\n",
+		       len >> 20);
+	munmap(map, len);
+	close(fd);
+}
+
+/*
+ * The memfd passed to another process (SCM_RIGHTS) gives it no more than it
+ * gave its sender: no read, no map, and no binding into a VM of its own.
+ */
+TEST_F_TIMEOUT(private_mem, fd_passed_grants_nothing, TIMEOUT)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] = {};
+	struct msghdr msg = { .msg_control = cbuf,
+			      .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *cmsg;
+	int sv[2], status;
+	pid_t pid;
+
+	do_op(self->vcpu, OP_WRITE, PRIVATE_GPA, self->size, SECRET);
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_DGRAM, 0, sv));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		struct kvm_vcpu *vcpu;
+		struct kvm_vm *vm;
+		char data, buf[64];
+		struct iovec iov = { .iov_base = &data, .iov_len = 1 };
+		struct msghdr rmsg = { .msg_iov = &iov, .msg_iovlen = 1,
+				       .msg_control = cbuf,
+				       .msg_controllen = sizeof(cbuf) };
+		int fd, r;
+
+		if (recvmsg(sv[1], &rmsg, 0) != 1)
+			_exit(10);
+		cmsg = CMSG_FIRSTHDR(&rmsg);
+		if (!cmsg || cmsg->cmsg_type != SCM_RIGHTS)
+			_exit(11);
+		memcpy(&fd, CMSG_DATA(cmsg), sizeof(fd));
+		if (read(fd, buf, sizeof(buf)) != -1 || errno != EPERM)
+			_exit(12);
+		if (mmap(NULL, self->unit, PROT_READ, MAP_SHARED, fd, 0) !=
+		    MAP_FAILED || errno != EPERM)
+			_exit(13);
+		/* Its own VM cannot bind the memory another VM owns. */
+		vm = vm_create_sw_protected_with_one_vcpu(&vcpu, 0, guest_code);
+		r = __vm_set_user_memory_region2(vm, PRIVATE_SLOT,
+						 KVM_MEM_PRIVATE, PRIVATE_GPA,
+						 self->size, self->shared, fd, 0);
+		if (r != -1 || errno != EPERM)
+			_exit(14);
+		kvm_vm_free(vm);
+		_exit(0);
+	}
+
+	{
+		char data = 'x';
+		struct iovec iov = { .iov_base = &data, .iov_len = 1 };
+
+		msg.msg_iov = &iov;
+		msg.msg_iovlen = 1;
+		cmsg = CMSG_FIRSTHDR(&msg);
+		cmsg->cmsg_level = SOL_SOCKET;
+		cmsg->cmsg_type = SCM_RIGHTS;
+		cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cmsg), &self->fd, sizeof(int));
+		ASSERT_EQ(1, sendmsg(sv[0], &msg, 0));
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	close(sv[0]);
+	close(sv[1]);
 }
 
 /*
