@@ -394,6 +394,19 @@ static ssize_t read_proc_mem(void *addr, void *buf, size_t len)
 	return r;
 }
 
+/* Map @fd and copy what the mapping shows; -1 with errno if mmap() fails. */
+static ssize_t map_and_copy(int fd, int flags, size_t map_len, void *buf,
+			    size_t len)
+{
+	void *map = mmap(NULL, map_len, PROT_READ, flags, fd, 0);
+
+	if (map == MAP_FAILED)
+		return -1;
+	memcpy(buf, map, len);
+	munmap(map, map_len);
+	return len;
+}
+
 /*
  * Every path by which host userspace reads a file or a process's memory,
  * against the private memory of a live guest: none yields a private byte.
@@ -404,7 +417,6 @@ TEST_F_TIMEOUT(private_mem, security_matrix, TIMEOUT)
 	char *buf = malloc(len);
 	struct iovec iov = { .iov_base = buf, .iov_len = len };
 	struct iovec remote = { .iov_base = self->shared, .iov_len = len };
-	void *map;
 	int pipe_fds[2], tmp_fd;
 	ssize_t r;
 
@@ -433,18 +445,10 @@ TEST_F_TIMEOUT(private_mem, security_matrix, TIMEOUT)
 	ROW("write(memfd)", write(self->fd, buf, len));
 	ROW("read(memfd) after write", pread(self->fd, buf, len, 0));
 
-	errno = 0;
-	map = mmap(NULL, self->unit, PROT_READ, MAP_SHARED, self->fd, 0);
-	ROW("mmap(memfd, MAP_SHARED)", map == MAP_FAILED ? -1 :
-	    (memcpy(buf, map, len), (ssize_t)len));
-	if (map != MAP_FAILED)
-		munmap(map, self->unit);
-	errno = 0;
-	map = mmap(NULL, self->unit, PROT_READ, MAP_PRIVATE, self->fd, 0);
-	ROW("mmap(memfd, MAP_PRIVATE)", map == MAP_FAILED ? -1 :
-	    (memcpy(buf, map, len), (ssize_t)len));
-	if (map != MAP_FAILED)
-		munmap(map, self->unit);
+	ROW("mmap(memfd, MAP_SHARED)", map_and_copy(self->fd, MAP_SHARED,
+						     self->unit, buf, len));
+	ROW("mmap(memfd, MAP_PRIVATE)", map_and_copy(self->fd, MAP_PRIVATE,
+						      self->unit, buf, len));
 
 	ROW("splice(memfd -> pipe)",
 	    splice(self->fd, NULL, pipe_fds[1], NULL, len, 0) < 0 ? -1 :
