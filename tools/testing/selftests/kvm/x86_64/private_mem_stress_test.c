@@ -34,7 +34,7 @@
 #define SIZE_A		(64ULL << 20)
 #define SLOT_B		11	/* 1G-backed, 1 GiB: half stable, half churn */
 #define GPA_B		(5ULL << 30)
-#define SIZE_B		(1ULL << 30)
+#define SIZE_B		(1024ULL << 20)
 #define SLOT_C		12	/* 2M-backed, 8 MiB, deleted and re-added */
 #define GPA_C		(7ULL << 30)
 #define SIZE_C		(8ULL << 20)
@@ -75,16 +75,15 @@ static void guest_code(uint64_t idx)
 
 			for (gpa = r->gpa + idx * r->stride;
 			     gpa < r->gpa + r->size; gpa += step) {
+				bool ok;
+
 				val = READ_ONCE(*(uint64_t *)gpa);
 				tag = val ^ gpa;
 				if (r->stable)
-					GUEST_ASSERT_2(pass == 1 ? !val :
-						       tag == (pass - 1) << 1,
-						       gpa, val);
+					ok = pass == 1 ? !val : tag == (pass - 1) << 1;
 				else
-					GUEST_ASSERT_2(!val || (!(tag & 1) &&
-						       tag < (pass << 1)),
-						       gpa, val);
+					ok = !val || (!(tag & 1) && tag < (pass << 1));
+				GUEST_ASSERT_2(ok, gpa, val);
 				WRITE_ONCE(*(uint64_t *)gpa, gpa ^ (pass << 1));
 			}
 		}
@@ -95,7 +94,7 @@ static void guest_code(uint64_t idx)
 static struct {
 	struct kvm_vm *vm;
 	int fd_a, fd_b;
-	volatile bool stop;
+	bool stop;	/* READ_ONCE/WRITE_ONCE */
 	pthread_mutex_t slot_c_lock;	/* slot C and its fd */
 	uint64_t passes, punches, fills, conversions, readds, slot_c_exits;
 } s;
@@ -126,7 +125,7 @@ static void *vcpu_thread(void *arg)
 	struct ucall uc;
 	int r;
 
-	while (!s.stop) {
+	while (!READ_ONCE(s.stop)) {
 		r = vcpu_run_serving_conversions(vcpu, NULL);
 		if (r && errno == EFAULT &&
 		    run->exit_reason == KVM_EXIT_MEMORY_FAULT &&
@@ -172,7 +171,7 @@ static void *punch_thread(void *arg)
 	uint64_t offset, gpa;
 	int fd;
 
-	while (!s.stop) {
+	while (!READ_ONCE(s.stop)) {
 		pick_churn(&seed, &fd, &offset, &gpa);
 		TEST_ASSERT(!fallocate(fd, FALLOC_FL_PUNCH_HOLE |
 				       FALLOC_FL_KEEP_SIZE, offset, PG_SIZE_2M),
@@ -194,7 +193,7 @@ static void *convert_thread(void *arg)
 	uint64_t offset, gpa;
 	int fd;
 
-	while (!s.stop) {
+	while (!READ_ONCE(s.stop)) {
 		pick_churn(&seed, &fd, &offset, &gpa);
 		gpa += (rand_r(&seed) % (PG_SIZE_2M / STRIDE_B)) * STRIDE_B;
 		vm_mem_set_shared(s.vm, gpa, PAGE_SIZE);
@@ -208,7 +207,7 @@ static void *convert_thread(void *arg)
 
 static void *memslot_thread(void *arg)
 {
-	while (!s.stop) {
+	while (!READ_ONCE(s.stop)) {
 		vm_set_user_memory_region2(s.vm, SLOT_C, KVM_MEM_PRIVATE, GPA_C,
 					   0, NULL, 0, 0);
 		usleep(1000);
@@ -300,15 +299,17 @@ int main(int argc, char **argv)
 	pthread_create(&host[2], NULL, memslot_thread, NULL);
 	while (now_s() - start < seconds)
 		usleep(100000);
-	s.stop = true;
+	WRITE_ONCE(s.stop, true);
 	for (i = 0; i < 3; i++)
 		pthread_join(host[i], NULL);
 	for (i = 0; i < nr_vcpus; i++)
 		pthread_join(vcpu_threads[i], NULL);
 
-	printf("stress: %lu guest passes, %lu punches, %lu re-fills, %lu conversions shared-and-back,\n"
-	       "        %lu memslot re-adds with a fresh memfd, %lu exits on the missing memslot\n",
-	       s.passes, s.punches, s.fills, s.conversions, s.readds,
+	printf("stress: %lu guest passes, %lu punches, %lu re-fills,\n",
+	       s.passes, s.punches, s.fills);
+	printf("        %lu conversions shared-and-back, %lu memslot re-adds\n",
+	       s.conversions, s.readds);
+	printf("        with a fresh memfd, %lu exits on the missing memslot\n",
 	       s.slot_c_exits);
 	TEST_ASSERT(s.passes >= (uint64_t)nr_vcpus && s.punches && s.conversions &&
 		    s.readds, "every kind of operation must have run");
@@ -317,9 +318,10 @@ int main(int argc, char **argv)
 	close(s.fd_a);
 	close(s.fd_b);
 	printf("stress: stable pages kept their data in every pass\n");
-	printf("stress: huge pages free 2M %ld -> %ld, 1G %ld -> %ld; reserved 2M %ld -> %ld, 1G %ld -> %ld\n",
+	printf("stress: huge pages free 2M %ld -> %ld, 1G %ld -> %ld;",
 	       free_2m, pool_value(PG_SIZE_2M, "free_hugepages"),
-	       free_1g, pool_value(PG_SIZE_1G, "free_hugepages"),
+	       free_1g, pool_value(PG_SIZE_1G, "free_hugepages"));
+	printf(" reserved 2M %ld -> %ld, 1G %ld -> %ld\n",
 	       resv_2m, pool_value(PG_SIZE_2M, "resv_hugepages"),
 	       resv_1g, pool_value(PG_SIZE_1G, "resv_hugepages"));
 	TEST_ASSERT(pool_value(PG_SIZE_2M, "free_hugepages") == free_2m &&

@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -445,10 +446,10 @@ TEST_F_TIMEOUT(private_mem, security_matrix, TIMEOUT)
 	ROW("write(memfd)", write(self->fd, buf, len));
 	ROW("read(memfd) after write", pread(self->fd, buf, len, 0));
 
-	ROW("mmap(memfd, MAP_SHARED)", map_and_copy(self->fd, MAP_SHARED,
-						     self->unit, buf, len));
-	ROW("mmap(memfd, MAP_PRIVATE)", map_and_copy(self->fd, MAP_PRIVATE,
-						      self->unit, buf, len));
+	ROW("mmap(memfd, MAP_SHARED)",
+	    map_and_copy(self->fd, MAP_SHARED, self->unit, buf, len));
+	ROW("mmap(memfd, MAP_PRIVATE)",
+	    map_and_copy(self->fd, MAP_PRIVATE, self->unit, buf, len));
 
 	ROW("splice(memfd -> pipe)",
 	    splice(self->fd, NULL, pipe_fds[1], NULL, len, 0) < 0 ? -1 :
@@ -487,7 +488,7 @@ TEST_F_TIMEOUT(private_mem, punched_pages_come_back_zeroed, TIMEOUT)
 	int fd;
 
 	if (self->unit == PAGE_SIZE)
-		SKIP(return, "shmem pages return to the page allocator, not to a pool this test can drain");
+		SKIP(return, "shmem pages go back to the page allocator, not a pool");
 
 	do_op(self->vcpu, OP_WRITE, PRIVATE_GPA, self->size, SECRET);
 	/* Half punched, the rest truncated away. */
@@ -900,6 +901,121 @@ TEST(bad_memory_attributes)
 			   KVM_CAP_MEMORY_ATTRIBUTES));
 	EXPECT_ATTRS_EINVAL(default_vm, PRIVATE_GPA, PAGE_SIZE, PRIVATE, 0);
 	kvm_vm_free(default_vm);
+}
+
+static void write_file(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY);
+
+	if (fd >= 0) {
+		if (write(fd, val, strlen(val)) < 0)
+			perror(path);
+		close(fd);
+	}
+}
+
+/* Arm fail-nth: the @nth allocation of this task from now on fails. */
+static void fail_nth_arm(int fd, int nth)
+{
+	char buf[16];
+
+	snprintf(buf, sizeof(buf), "%d", nth);
+	TEST_ASSERT(pwrite(fd, buf, strlen(buf), 0) > 0, "fail-nth: %s",
+		    strerror(errno));
+}
+
+/* Disarm it; true if the failure was injected. */
+static bool fail_nth_fired(int fd)
+{
+	char buf[16] = "";
+	bool fired;
+
+	TEST_ASSERT(pread(fd, buf, sizeof(buf) - 1, 0) > 0, "fail-nth: %s",
+		    strerror(errno));
+	fired = atoi(buf) == 0;
+	fail_nth_arm(fd, 0);
+	return fired;
+}
+
+/*
+ * Binding a private memslot and setting attributes with the n-th slab or
+ * page allocation failing, for n = 1, 2, ... until the call no longer
+ * allocates that often: each failure is a clean ENOMEM, and a retry then
+ * works, so nothing was left half done (a leaked registration would make
+ * the retry fail with EBUSY or EEXIST).
+ */
+TEST(allocation_failures)
+{
+	uint64_t size = 4 * PG_SIZE_2M;
+	int fail_fd, mem_fd, nth, injected = 0, r, err;
+	char path[64];
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm;
+	void *shared;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/fail-nth",
+		 (int)syscall(SYS_gettid));
+	fail_fd = open(path, O_RDWR);
+	if (fail_fd < 0)
+		SKIP(return, "no %s: needs CONFIG_FAULT_INJECTION (the debug kernel has it)",
+		     path);
+	/* Fail sleeping allocations too, of any order. */
+	write_file("/sys/kernel/debug/failslab/ignore-gfp-wait", "N");
+	write_file("/sys/kernel/debug/fail_page_alloc/ignore-gfp-wait", "N");
+	write_file("/sys/kernel/debug/fail_page_alloc/min-order", "0");
+
+	vm = vm_create_sw_protected_with_one_vcpu(&vcpu, 0, guest_code);
+	mem_fd = memfd_private_create(size, 0);
+	shared = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	ASSERT_NE(MAP_FAILED, shared);
+
+	for (nth = 1; nth < 200; nth++) {
+		fail_nth_arm(fail_fd, nth);
+		r = __vm_set_user_memory_region2(vm, PRIVATE_SLOT,
+						 KVM_MEM_PRIVATE, PRIVATE_GPA,
+						 size, shared, mem_fd, 0);
+		err = errno;
+		if (!fail_nth_fired(fail_fd)) {
+			ASSERT_EQ(0, r);
+			break;
+		}
+		injected++;
+		if (r) {
+			EXPECT_EQ(ENOMEM, err);
+			continue;
+		}
+		/* The allocation that failed had a fallback: fine too. */
+		vm_set_user_memory_region2(vm, PRIVATE_SLOT, KVM_MEM_PRIVATE,
+					   PRIVATE_GPA, 0, NULL, 0, 0);
+	}
+	ksft_print_msg("%s: %d allocation failures injected, all clean\n",
+		       "KVM_SET_USER_MEMORY_REGION2", injected);
+
+	injected = 0;
+	for (nth = 1; nth < 200; nth++) {
+		fail_nth_arm(fail_fd, nth);
+		r = __vm_set_memory_attributes(vm, PRIVATE_GPA + PAGE_SIZE,
+					       PAGE_SIZE, PRIVATE, 0);
+		err = errno;
+		if (!fail_nth_fired(fail_fd)) {
+			ASSERT_EQ(0, r);
+			break;
+		}
+		injected++;
+		if (!r) {
+			vm_mem_set_shared(vm, PRIVATE_GPA + PAGE_SIZE, PAGE_SIZE);
+			continue;
+		}
+		EXPECT_EQ(ENOMEM, err);
+	}
+	ksft_print_msg("%s: %d allocation failures injected, all clean\n",
+		       "KVM_SET_MEMORY_ATTRIBUTES", injected);
+
+	kvm_vm_free(vm);
+	munmap(shared, size);
+	close(mem_fd);
+	close(fail_fd);
 }
 
 /* KVM_CAP_VM_TYPES lists what KVM_CREATE_VM accepts. */
