@@ -26,11 +26,13 @@ PLAN = re.compile(r"^(?P<indent>\s*)1\.\.(?P<count>\d+)")
 KSFT_SKIP = 4
 SUBTEST = re.compile(r"^(?P<indent>\s*)# Subtest: (?P<name>\S+)")
 
-# What a kernel report starts with.  Any of these fails the run.
+# What a kernel report starts with.  Any of these fails the run.  KASAN and
+# KFENCE reports start "BUG: KASAN:" / "BUG: KFENCE:", lockdep's "WARNING:";
+# their boot banners ("kfence: initialized", "kasan: ...") are not reports.
 KERNEL_REPORTS = re.compile(
     r"(\bBUG: |WARNING: |\bOops\b|Kernel panic|general protection fault|"
-    r"Call Trace:|\blockdep\b|possible circular locking|possible recursive locking|"
-    r"inconsistent lock state|suspicious RCU usage|KASAN|UBSAN|KFENCE|kfence|"
+    r"Call Trace:|possible circular locking|possible recursive locking|"
+    r"inconsistent lock state|suspicious RCU usage|KASAN:|UBSAN|KFENCE:|"
     r"list_add corruption|list_del corruption|refcount_t: |"
     r"soft lockup|hard LOCKUP|rcu_sched detected stall|blocked for more than|"
     r"Unable to handle kernel|invalid opcode:|stack-protector)")
