@@ -42,7 +42,12 @@ static atomic64_t kvm_private_mem_last_owner = ATOMIC64_INIT(0);
 
 void kvm_private_mem_init_vm(struct kvm *kvm)
 {
-	mt_init_flags(&kvm->mem_attr_tree, MT_FLAGS_USE_RCU);
+	/*
+	 * Not in RCU mode: readers take the tree's spinlock.  6.1's RCU-mode
+	 * maple tree freed nodes that a destroyed tree's RCU walk still read
+	 * (KASAN, in private_mem_stress_test).
+	 */
+	mt_init_flags(&kvm->mem_attr_tree, 0);
 	kvm->private_mem_owner = atomic64_inc_return(&kvm_private_mem_last_owner);
 }
 
@@ -79,15 +84,19 @@ unsigned long kvm_supported_mem_attributes(struct kvm *kvm)
  * @kvm:	the VM
  * @gfn:	the GFN
  *
- * Lockless (RCU); the caller orders the result against changes with
- * mmu_invalidate_retry_gfn() under mmu_lock, or holds slots_lock.
+ * Takes the tree's spinlock; the caller orders the result against changes
+ * with mmu_invalidate_retry_gfn() under mmu_lock, or holds slots_lock.
  *
  * Return: KVM_MEMORY_ATTRIBUTE_* of @gfn, 0 if none was set.
  */
 unsigned long kvm_get_memory_attributes(struct kvm *kvm, gfn_t gfn)
 {
-	void *entry = mtree_load(&kvm->mem_attr_tree, gfn);
+	MA_STATE(mas, &kvm->mem_attr_tree, gfn, gfn);
+	void *entry;
 
+	mtree_lock(&kvm->mem_attr_tree);
+	entry = mas_walk(&mas);
+	mtree_unlock(&kvm->mem_attr_tree);
 	return entry ? xa_to_value(entry) : 0;
 }
 
@@ -110,7 +119,7 @@ bool kvm_range_has_memory_attributes(struct kvm *kvm, gfn_t start, gfn_t end,
 	void *want = attrs ? xa_mk_value(attrs) : NULL;
 	bool uniform = false;
 
-	rcu_read_lock();
+	mtree_lock(&kvm->mem_attr_tree);
 	while (mas_walk(&mas) == want) {
 		if (mas.last >= end - 1) {
 			uniform = true;
@@ -118,7 +127,7 @@ bool kvm_range_has_memory_attributes(struct kvm *kvm, gfn_t start, gfn_t end,
 		}
 		mas_set(&mas, mas.last + 1);
 	}
-	rcu_read_unlock();
+	mtree_unlock(&kvm->mem_attr_tree);
 	return uniform;
 }
 
