@@ -959,7 +959,12 @@ TEST(allocation_failures)
 	if (fail_fd < 0)
 		SKIP(return, "no %s: needs CONFIG_FAULT_INJECTION (the debug kernel has it)",
 		     path);
-	/* Fail sleeping allocations too, of any order. */
+	/*
+	 * Fail sleeping allocations too, of any order, and quietly: an
+	 * injected failure is not a kernel report.
+	 */
+	write_file("/sys/kernel/debug/failslab/verbose", "0");
+	write_file("/sys/kernel/debug/fail_page_alloc/verbose", "0");
 	write_file("/sys/kernel/debug/failslab/ignore-gfp-wait", "N");
 	write_file("/sys/kernel/debug/fail_page_alloc/ignore-gfp-wait", "N");
 	write_file("/sys/kernel/debug/fail_page_alloc/min-order", "0");
