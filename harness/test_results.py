@@ -79,6 +79,19 @@ class ResultsTest(unittest.TestCase):
             r, _ = run(f"harness: booted x\n{line}\nharness: exit 0\n")
             self.assertEqual(r.reports, [], line)
 
+    def test_allocation_failure_warning_is_not_a_report(self):
+        trace = ("[ 1.0] x: vmalloc error: size 16, vm_struct allocation failed\n"
+                 "[ 1.0] Call Trace:\n[ 1.0]  <TASK>\n[ 1.0]  warn_alloc+0x15c/0x238\n"
+                 "[ 1.0]  </TASK>\n")
+        r, _ = run(f"harness: booted x\n{trace}harness: exit 0\n")
+        self.assertEqual(r.reports, [])
+        # A report after the dump, or inside it, still counts.
+        r, _ = run(f"harness: booted x\n{trace}[ 2.0] Call Trace:\nharness: exit 0\n")
+        self.assertEqual(len(r.reports), 1)
+        r, _ = run("harness: booted x\n[ 1.0] x: page allocation failure: order:0\n"
+                   "[ 1.0] WARNING: CPU: 0 PID: 1 at mm/x.c:1 f\nharness: exit 0\n")
+        self.assertEqual(len(r.reports), 1)
+
     def test_bad_boot_is_recognised(self):
         r, _ = run("harness: bad boot: the guest kernel could not calibrate its TSC\n"
                    "harness: exit 125\n")
