@@ -167,24 +167,6 @@ static int64_t meminfo_kib(const char *key)
 	return val;
 }
 
-static long free_huge_pages(uint64_t page_size)
-{
-	char path[96];
-	long val = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path),
-		 "/sys/kernel/mm/hugepages/hugepages-%lukB/free_hugepages",
-		 page_size >> 10);
-	f = fopen(path, "r");
-	if (f) {
-		if (fscanf(f, "%ld", &val) != 1)
-			val = -1;
-		fclose(f);
-	}
-	return val;
-}
-
 static uint64_t vcpu_stat(struct kvm_vcpu *vcpu, const char *name)
 {
 	struct kvm_stats_header header;

@@ -215,23 +215,6 @@ static void *memslot_thread(void *arg)
 	return NULL;
 }
 
-static long pool_value(uint64_t page_size, const char *what)
-{
-	char path[112];
-	long val = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%lukB/%s",
-		 page_size >> 10, what);
-	f = fopen(path, "r");
-	if (f) {
-		if (fscanf(f, "%ld", &val) != 1)
-			val = -1;
-		fclose(f);
-	}
-	return val;
-}
-
 int main(int argc, char **argv)
 {
 	long free_2m, free_1g, resv_2m, resv_1g;
@@ -265,10 +248,10 @@ int main(int argc, char **argv)
 	TEST_REQUIRE(kvm_check_cap(KVM_CAP_VM_TYPES) &
 		     BIT(KVM_X86_SW_PROTECTED_VM));
 
-	free_2m = pool_value(PG_SIZE_2M, "free_hugepages");
-	free_1g = pool_value(PG_SIZE_1G, "free_hugepages");
-	resv_2m = pool_value(PG_SIZE_2M, "resv_hugepages");
-	resv_1g = pool_value(PG_SIZE_1G, "resv_hugepages");
+	free_2m = hugepage_pool_value(PG_SIZE_2M, "free_hugepages");
+	free_1g = hugepage_pool_value(PG_SIZE_1G, "free_hugepages");
+	resv_2m = hugepage_pool_value(PG_SIZE_2M, "resv_hugepages");
+	resv_1g = hugepage_pool_value(PG_SIZE_1G, "resv_hugepages");
 	TEST_REQUIRE(free_2m >= (long)((SIZE_A + 2 * SIZE_C) / PG_SIZE_2M) &&
 		     free_1g >= 1);
 
@@ -322,15 +305,15 @@ int main(int argc, char **argv)
 	close(s.fd_b);
 	printf("stress: stable pages kept their data in every pass\n");
 	printf("stress: huge pages free 2M %ld -> %ld, 1G %ld -> %ld;",
-	       free_2m, pool_value(PG_SIZE_2M, "free_hugepages"),
-	       free_1g, pool_value(PG_SIZE_1G, "free_hugepages"));
+	       free_2m, hugepage_pool_value(PG_SIZE_2M, "free_hugepages"),
+	       free_1g, hugepage_pool_value(PG_SIZE_1G, "free_hugepages"));
 	printf(" reserved 2M %ld -> %ld, 1G %ld -> %ld\n",
-	       resv_2m, pool_value(PG_SIZE_2M, "resv_hugepages"),
-	       resv_1g, pool_value(PG_SIZE_1G, "resv_hugepages"));
-	TEST_ASSERT(pool_value(PG_SIZE_2M, "free_hugepages") == free_2m &&
-		    pool_value(PG_SIZE_1G, "free_hugepages") == free_1g &&
-		    pool_value(PG_SIZE_2M, "resv_hugepages") == resv_2m &&
-		    pool_value(PG_SIZE_1G, "resv_hugepages") == resv_1g,
+	       resv_2m, hugepage_pool_value(PG_SIZE_2M, "resv_hugepages"),
+	       resv_1g, hugepage_pool_value(PG_SIZE_1G, "resv_hugepages"));
+	TEST_ASSERT(hugepage_pool_value(PG_SIZE_2M, "free_hugepages") == free_2m &&
+		    hugepage_pool_value(PG_SIZE_1G, "free_hugepages") == free_1g &&
+		    hugepage_pool_value(PG_SIZE_2M, "resv_hugepages") == resv_2m &&
+		    hugepage_pool_value(PG_SIZE_1G, "resv_hugepages") == resv_1g,
 		    "the huge page pools are not back where they were");
 	return 0;
 }

@@ -182,29 +182,6 @@ static struct mapping_counts read_counts(struct kvm_vm *vm)
 	};
 }
 
-static long read_sysfs_long(const char *path)
-{
-	long val = -1;
-	FILE *f = fopen(path, "r");
-
-	if (f) {
-		if (fscanf(f, "%ld", &val) != 1)
-			val = -1;
-		fclose(f);
-	}
-	return val;
-}
-
-static long nr_free_huge_pages(uint64_t page_size)
-{
-	char path[96];
-
-	snprintf(path, sizeof(path),
-		 "/sys/kernel/mm/hugepages/hugepages-%lukB/free_hugepages",
-		 page_size >> 10);
-	return read_sysfs_long(path);
-}
-
 /*
  * Run every op once on scratch memory, so that the guest's code, data and
  * stack are mapped, then count the mappings: what private accesses add to
@@ -259,7 +236,7 @@ FIXTURE_SETUP(private_mem)
 	self->vm = NULL;
 
 	if (variant->page_size &&
-	    nr_free_huge_pages(variant->page_size) < (long)variant->nr_units)
+	    free_huge_pages(variant->page_size) < (long)variant->nr_units)
 		SKIP(return, "needs %lu free %luM huge pages (boot with hugepages=)",
 		     variant->nr_units, variant->page_size >> 20);
 
@@ -496,7 +473,7 @@ TEST_F_TIMEOUT(private_mem, punched_pages_come_back_zeroed, TIMEOUT)
 			       FALLOC_FL_KEEP_SIZE, 0, self->unit));
 	ASSERT_EQ(0, ftruncate(self->fd, self->unit));
 
-	nr_free = nr_free_huge_pages(self->unit);
+	nr_free = free_huge_pages(self->unit);
 	ASSERT_LE(self->nr_units - 1, nr_free);
 	len = nr_free * self->unit;
 	fd = memfd_create("drain", MFD_HUGETLB | (self->unit == PG_SIZE_1G ?
@@ -505,7 +482,7 @@ TEST_F_TIMEOUT(private_mem, punched_pages_come_back_zeroed, TIMEOUT)
 	ASSERT_EQ(0, ftruncate(fd, len));
 	map = mmap(NULL, len, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
 	ASSERT_NE(MAP_FAILED, map);
-	EXPECT_EQ(0, nr_free_huge_pages(self->unit));
+	EXPECT_EQ(0, free_huge_pages(self->unit));
 	for (off = 0; off < len; off += PAGE_SIZE)
 		if (holds_pattern(map + off, PAGE_SIZE, SECRET, self->size))
 			break;
@@ -640,19 +617,19 @@ TEST_F_TIMEOUT(private_mem, punch_one_page, TIMEOUT)
 	expect_units_mapped(self->nr_units);
 
 	if (self->unit != PAGE_SIZE)
-		free_before = nr_free_huge_pages(self->unit);
+		free_before = free_huge_pages(self->unit);
 	ASSERT_EQ(0, fallocate(self->fd, FALLOC_FL_PUNCH_HOLE |
 			       FALLOC_FL_KEEP_SIZE, victim * self->unit,
 			       self->unit));
 	expect_units_mapped(self->nr_units - 1);
 	if (self->unit != PAGE_SIZE)
-		EXPECT_EQ(free_before + 1, nr_free_huge_pages(self->unit));
+		EXPECT_EQ(free_before + 1, free_huge_pages(self->unit));
 
 	do_check_alt(self->vcpu, PRIVATE_GPA, self->size, 0x3333, victim_gpa,
 		     self->unit, 0);
 	expect_units_mapped(self->nr_units);
 	if (self->unit != PAGE_SIZE)
-		EXPECT_EQ(free_before, nr_free_huge_pages(self->unit));
+		EXPECT_EQ(free_before, free_huge_pages(self->unit));
 }
 
 /*
@@ -708,12 +685,12 @@ TEST_F_TIMEOUT(private_mem, store_error_exits, TIMEOUT)
 	}
 
 	/* Take every free huge page of this size into another file. */
-	nr_free = nr_free_huge_pages(self->unit);
+	nr_free = free_huge_pages(self->unit);
 	hog = memfd_create("hog", MFD_HUGETLB | (self->unit == PG_SIZE_1G ?
 						  MFD_HUGE_1GB : MFD_HUGE_2MB));
 	ASSERT_LE(0, hog);
 	ASSERT_EQ(0, fallocate(hog, 0, 0, nr_free * self->unit));
-	ASSERT_EQ(0, nr_free_huge_pages(self->unit));
+	ASSERT_EQ(0, free_huge_pages(self->unit));
 
 	set_op(self->vm, OP_WRITE, gpa, PAGE_SIZE, 0x5555);
 	run_expect_memory_fault(self->vcpu, ENOSPC, gpa,
@@ -739,13 +716,13 @@ TEST_F_TIMEOUT(private_mem, close_fd_then_delete_slot, TIMEOUT)
 	do_op(self->vcpu, OP_CHECK, PRIVATE_GPA, self->size, 0x6666);
 
 	if (self->unit != PAGE_SIZE)
-		free_before = nr_free_huge_pages(self->unit);
+		free_before = free_huge_pages(self->unit);
 	/* Deleting a slot zaps all mappings: count the pool, not them. */
 	vm_set_user_memory_region2(self->vm, PRIVATE_SLOT, KVM_MEM_PRIVATE,
 				   PRIVATE_GPA, 0, NULL, 0, 0);
 	if (self->unit != PAGE_SIZE)
 		EXPECT_EQ(free_before + (long)self->nr_units,
-			  nr_free_huge_pages(self->unit));
+			  free_huge_pages(self->unit));
 
 	set_op(self->vm, OP_CHECK, PRIVATE_GPA, PAGE_SIZE, 0x6666);
 	run_expect_memory_fault(self->vcpu, EFAULT, PRIVATE_GPA,

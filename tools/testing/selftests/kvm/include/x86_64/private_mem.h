@@ -22,6 +22,17 @@
  */
 int memfd_private_create(uint64_t size, uint64_t page_size);
 
+/*
+ * A counter of the huge page pool of @page_size (2M, 1G) from sysfs:
+ * @what is "free_hugepages", "resv_hugepages", ...; -1 if unreadable.
+ */
+long hugepage_pool_value(uint64_t page_size, const char *what);
+
+static inline long free_huge_pages(uint64_t page_size)
+{
+	return hugepage_pool_value(page_size, "free_hugepages");
+}
+
 /* KVM_CREATE_VM of type KVM_X86_SW_PROTECTED_VM, else as the non-'sw' ones. */
 struct kvm_vm *vm_create_sw_protected_with_one_vcpu(struct kvm_vcpu **vcpu,
 						    uint64_t extra_mem_pages,

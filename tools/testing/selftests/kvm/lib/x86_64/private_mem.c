@@ -40,6 +40,24 @@ int memfd_private_create(uint64_t size, uint64_t page_size)
 	return fd;
 }
 
+long hugepage_pool_value(uint64_t page_size, const char *what)
+{
+	char path[112];
+	long val = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path),
+		 "/sys/kernel/mm/hugepages/hugepages-%lukB/%s",
+		 page_size >> 10, what);
+	f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%ld", &val) != 1)
+			val = -1;
+		fclose(f);
+	}
+	return val;
+}
+
 struct kvm_vm *vm_create_sw_protected_with_one_vcpu(struct kvm_vcpu **vcpu,
 						    uint64_t extra_mem_pages,
 						    void *guest_code)
