@@ -17,7 +17,9 @@
 #include <linux/miscdevice.h>
 #include <linux/mm_inline.h>
 #include <linux/module.h>
+#include <linux/mm.h>
 #include <linux/mutex.h>
+#include <linux/shmem_fs.h>
 #include <linux/slab.h>
 #include <linux/swap.h>
 #include <linux/spinlock.h>
@@ -331,6 +333,61 @@ static int test_memfile_migrate(struct test_memfile *tm, void __user *uarg)
 }
 #endif
 
+#ifdef CONFIG_MEMORY_FAILURE
+/* The PFN of base page @pgoff of a hugetlbfs or shmem file, if present. */
+static int test_memfile_file_pfn(struct file *file, pgoff_t pgoff,
+				 unsigned long *pfn)
+{
+	pgoff_t index = pgoff;
+	struct folio *folio;
+
+	if (is_file_hugepages(file))
+		index = pgoff >> huge_page_order(hstate_file(file));
+	else if (!shmem_file(file))
+		return -EOPNOTSUPP;
+
+	folio = filemap_get_folio(file->f_mapping, index);
+	if (!folio)
+		return -ENOENT;
+	if (folio_test_hugetlb(folio))
+		*pfn = folio_pfn(folio) + (pgoff & (folio_nr_pages(folio) - 1));
+	else
+		*pfn = folio_pfn(folio) + (pgoff - folio->index);
+	folio_put(folio);
+	return 0;
+}
+
+static int test_memfile_poison(void __user *uarg)
+{
+	struct test_memfile_poison arg;
+	unsigned long pfn;
+	struct file *file;
+	int ret;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return -EFAULT;
+	if (arg.pad)
+		return -EINVAL;
+	file = fget(arg.fd);
+	if (!file)
+		return -EBADF;
+	/* Holding the file keeps its pages from being freed under us. */
+	ret = test_memfile_file_pfn(file, arg.pgoff, &pfn);
+	if (!ret) {
+		/* As an error found by a memory scrubber: nobody is signalled. */
+		ret = memory_failure(pfn, 0);
+		memfile_notifier_flush_errors();
+	}
+	fput(file);
+	return ret;
+}
+#else
+static int test_memfile_poison(void __user *uarg)
+{
+	return -EOPNOTSUPP;
+}
+#endif
+
 static long test_memfile_ioctl(struct file *file, unsigned int cmd,
 			       unsigned long arg)
 {
@@ -364,6 +421,9 @@ static long test_memfile_ioctl(struct file *file, unsigned int cmd,
 		break;
 	case TEST_MEMFILE_MIGRATE:
 		ret = test_memfile_migrate(tm, uarg);
+		break;
+	case TEST_MEMFILE_POISON:
+		ret = test_memfile_poison(uarg);
 		break;
 	case TEST_MEMFILE_REFS:
 		ret = put_user(tm->nr_refs, (u64 __user *)uarg);

@@ -59,6 +59,17 @@ struct test_memfile_access {
 	__u32 pad;
 };
 
+/*
+ * Poison the base page at @pgoff of the memory file @fd as a hardware memory
+ * error would (memory_failure()); return once its consumers were told.  No
+ * registration needed: the file may be another consumer's (a VM's).
+ */
+struct test_memfile_poison {
+	__s32 fd;
+	__u32 pad;
+	__u64 pgoff;
+};
+
 #define TEST_MEMFILE_IOC		'M'
 #define TEST_MEMFILE_REGISTER		_IOW(TEST_MEMFILE_IOC, 0xa0, struct test_memfile_register)
 #define TEST_MEMFILE_UNREGISTER		_IO(TEST_MEMFILE_IOC, 0xa1)
@@ -73,5 +84,6 @@ struct test_memfile_access {
  * offlining would; on success @pfn is where base page @pgoff went.
  */
 #define TEST_MEMFILE_MIGRATE		_IOWR(TEST_MEMFILE_IOC, 0xa7, struct test_memfile_pfn)
+#define TEST_MEMFILE_POISON		_IOW(TEST_MEMFILE_IOC, 0xa8, struct test_memfile_poison)
 
 #endif /* _LIB_TEST_MEMFILE_UAPI_H */

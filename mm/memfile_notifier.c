@@ -20,6 +20,8 @@
 #include <linux/mutex.h>
 #include <linux/rculist.h>
 #include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <linux/workqueue.h>
 
 /* Registered stores: written under memfile_stores_lock, read under RCU. */
 static LIST_HEAD(memfile_stores);
@@ -200,6 +202,92 @@ void memfile_notifier_invalidate_end(struct memfile_node *node,
 }
 EXPORT_SYMBOL_GPL(memfile_notifier_invalidate_end);
 
+/* A poisoned range of a file whose consumers have yet to drop it. */
+struct memfile_error {
+	struct work_struct work;
+	struct memfile_node *node;
+	struct inode *inode;	/* holds @node */
+	pgoff_t start;
+	pgoff_t end;
+};
+
+static struct workqueue_struct *memfile_error_wq;
+
+static void memfile_error_work(struct work_struct *work)
+{
+	struct memfile_error *err = container_of(work, struct memfile_error,
+						 work);
+
+	/* The lock a store's hole punch holds around its invalidation. */
+	inode_lock(err->inode);
+	memfile_notifier_invalidate_start(err->node, err->start, err->end);
+	memfile_notifier_invalidate_end(err->node, err->start, err->end);
+	inode_unlock(err->inode);
+	iput(err->inode);
+	kfree(err);
+}
+
+/**
+ * memfile_notifier_report_error - a range of a file holds poisoned memory
+ * @node:	the file's node
+ * @inode:	the file's inode, whose lock the store's invalidations run under
+ * @start:	first page of the block holding the poisoned page, in PAGE_SIZE
+ *		units of file offset
+ * @end:	first page after it
+ *
+ * Called by a backing store's ->error_remove_page() when memory_failure()
+ * finds a page of the file poisoned, with the page locked.  The page stays
+ * in the file, flagged, and the store's get_pfn refuses it with -EHWPOISON
+ * from then on; consumers that took it before are invalidated from a
+ * workqueue.  Not here: a hole punch takes page locks inside an
+ * invalidation, so waiting for @node's rwsem with a page locked could
+ * deadlock behind a consumer waiting to register.
+ *
+ * Return: 0, or -ENOMEM if the invalidation could not be queued (the page
+ * is then reported as not recovered).
+ */
+int memfile_notifier_report_error(struct memfile_node *node,
+				  struct inode *inode, pgoff_t start,
+				  pgoff_t end)
+{
+	struct memfile_error *err;
+
+	if (!memfile_error_wq)
+		return -ENOMEM;
+
+	err = kmalloc(sizeof(*err), GFP_NOFS);
+	if (!err)
+		return -ENOMEM;
+
+	/* Consumers hold the file, so an inode being freed has none left. */
+	err->inode = igrab(inode);
+	if (!err->inode) {
+		kfree(err);
+		return 0;
+	}
+	err->node = node;
+	err->start = start;
+	err->end = end;
+	INIT_WORK(&err->work, memfile_error_work);
+	queue_work(memfile_error_wq, &err->work);
+	return 0;
+}
+EXPORT_SYMBOL_GPL(memfile_notifier_report_error);
+
+/**
+ * memfile_notifier_flush_errors - wait until poisoned ranges are invalidated
+ *
+ * For callers of memory_failure() that must know the consumers of every
+ * poisoned range reported so far were told, such as a test driver.  Must not
+ * be called with an inode lock held.
+ */
+void memfile_notifier_flush_errors(void)
+{
+	if (memfile_error_wq)
+		flush_workqueue(memfile_error_wq);
+}
+EXPORT_SYMBOL_GPL(memfile_notifier_flush_errors);
+
 /**
  * memfile_register_notifier - start consuming a memory file
  * @file:	the file; a reference is taken and held until unregistration
@@ -368,4 +456,11 @@ static int __init memfile_debugfs_init(void)
 	return 0;
 }
 late_initcall(memfile_debugfs_init);
+
+static int __init memfile_error_init(void)
+{
+	memfile_error_wq = alloc_workqueue("memfile_error", WQ_UNBOUND, 0);
+	return memfile_error_wq ? 0 : -ENOMEM;
+}
+subsys_initcall(memfile_error_init);
 #endif

@@ -114,6 +114,26 @@ void shmem_memfile_invalidate_end(struct inode *inode, pgoff_t start,
 	memfile_notifier_invalidate_end(shmem_memfile_node(inode), start, end);
 }
 
+/**
+ * shmem_memfile_error_page - memory_failure() poisoned a page of a file
+ * @inode:	the file's inode
+ * @page:	the poisoned page, locked, kept in the page cache
+ *
+ * Called by shmem_error_remove_page().  From now on get_pfn refuses the page
+ * (-EHWPOISON); consumers that took it are told to drop its folio, shortly
+ * after (see memfile_notifier_report_error()).
+ *
+ * Return: as memfile_notifier_report_error().
+ */
+int shmem_memfile_error_page(struct inode *inode, struct page *page)
+{
+	struct folio *folio = page_folio(page);
+
+	return memfile_notifier_report_error(shmem_memfile_node(inode), inode,
+					     folio->index,
+					     folio->index + folio_nr_pages(folio));
+}
+
 static struct memfile_node *shmem_lookup_memfile_node(struct file *file)
 {
 	struct inode *inode = file_inode(file);
@@ -144,6 +164,17 @@ static int shmem_memfile_get_pfn(struct file *file, pgoff_t pgoff,
 	inode_unlock_shared(inode);
 	if (ret)
 		return ret == -EIO ? -EHWPOISON : ret;
+
+	/*
+	 * shmem_get_folio() hands out poisoned pages (its callers check), and
+	 * a consumer may map the whole folio: refuse it if any page is bad.
+	 */
+	if (folio_test_hwpoison(folio) ||
+	    (folio_test_large(folio) && folio_test_has_hwpoisoned(folio))) {
+		folio_unlock(folio);
+		folio_put(folio);
+		return -EHWPOISON;
+	}
 
 	/* The consumer may write through its mapping: never drop it clean. */
 	folio_mark_dirty(folio);

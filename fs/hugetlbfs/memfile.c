@@ -119,6 +119,27 @@ void hugetlbfs_memfile_invalidate_end(struct inode *inode, loff_t lstart,
 					start, end);
 }
 
+/**
+ * hugetlbfs_memfile_error_page - memory_failure() poisoned a page of a file
+ * @inode:	the file's inode
+ * @page:	the poisoned huge page, locked, kept in the page cache
+ *
+ * Called by hugetlbfs_error_remove_page().  From now on get_pfn refuses the
+ * huge page (-EHWPOISON); consumers that took it are told to drop the whole
+ * huge page, shortly after (see memfile_notifier_report_error()).
+ *
+ * Return: as memfile_notifier_report_error().
+ */
+int hugetlbfs_memfile_error_page(struct inode *inode, struct page *page)
+{
+	struct hstate *h = hstate_inode(inode);
+	pgoff_t start = page_folio(page)->index << huge_page_order(h);
+
+	return memfile_notifier_report_error(hugetlbfs_memfile_node(inode),
+					     inode, start,
+					     start + pages_per_huge_page(h));
+}
+
 static struct memfile_node *hugetlbfs_lookup_memfile_node(struct file *file)
 {
 	struct inode *inode = file_inode(file);

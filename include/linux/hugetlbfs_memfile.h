@@ -9,6 +9,7 @@
 #include <linux/types.h>
 
 struct inode;
+struct page;
 
 #ifdef CONFIG_HUGETLBFS_MEMFILE
 
@@ -19,6 +20,7 @@ void hugetlbfs_memfile_invalidate_start(struct inode *inode, loff_t lstart,
 					loff_t lend);
 void hugetlbfs_memfile_invalidate_end(struct inode *inode, loff_t lstart,
 				      loff_t lend);
+int hugetlbfs_memfile_error_page(struct inode *inode, struct page *page);
 
 #else /* !CONFIG_HUGETLBFS_MEMFILE */
 
@@ -44,6 +46,12 @@ static inline void hugetlbfs_memfile_invalidate_start(struct inode *inode,
 static inline void hugetlbfs_memfile_invalidate_end(struct inode *inode,
 						    loff_t lstart, loff_t lend)
 {
+}
+
+static inline int hugetlbfs_memfile_error_page(struct inode *inode,
+					       struct page *page)
+{
+	return 0;
 }
 
 #endif /* CONFIG_HUGETLBFS_MEMFILE */

@@ -16,6 +16,7 @@
 #include <linux/types.h>
 
 struct file;
+struct inode;
 struct memfile_notifier;
 
 /*
@@ -155,6 +156,10 @@ void memfile_notifier_invalidate_start(struct memfile_node *node,
 				       pgoff_t start, pgoff_t end);
 void memfile_notifier_invalidate_end(struct memfile_node *node,
 				     pgoff_t start, pgoff_t end);
+int memfile_notifier_report_error(struct memfile_node *node,
+				  struct inode *inode, pgoff_t start,
+				  pgoff_t end);
+void memfile_notifier_flush_errors(void);
 
 /* For consumers. */
 int memfile_register_notifier(struct file *file, unsigned long flags,
@@ -197,6 +202,17 @@ static inline void memfile_notifier_invalidate_start(struct memfile_node *node,
 
 static inline void memfile_notifier_invalidate_end(struct memfile_node *node,
 						   pgoff_t start, pgoff_t end)
+{
+}
+
+static inline int memfile_notifier_report_error(struct memfile_node *node,
+						struct inode *inode,
+						pgoff_t start, pgoff_t end)
+{
+	return 0;
+}
+
+static inline void memfile_notifier_flush_errors(void)
 {
 }
 

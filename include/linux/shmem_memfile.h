@@ -9,6 +9,7 @@
 #include <linux/types.h>
 
 struct inode;
+struct page;
 
 #ifdef CONFIG_SHMEM_MEMFILE
 
@@ -19,6 +20,7 @@ void shmem_memfile_invalidate_start(struct inode *inode, loff_t lstart,
 				    loff_t lend, pgoff_t *start, pgoff_t *end);
 void shmem_memfile_invalidate_end(struct inode *inode, pgoff_t start,
 				  pgoff_t end);
+int shmem_memfile_error_page(struct inode *inode, struct page *page);
 
 #else /* !CONFIG_SHMEM_MEMFILE */
 
@@ -45,6 +47,12 @@ static inline void shmem_memfile_invalidate_start(struct inode *inode,
 static inline void shmem_memfile_invalidate_end(struct inode *inode,
 						pgoff_t start, pgoff_t end)
 {
+}
+
+static inline int shmem_memfile_error_page(struct inode *inode,
+					   struct page *page)
+{
+	return 0;
 }
 
 #endif /* CONFIG_SHMEM_MEMFILE */

@@ -789,6 +789,47 @@ TEST_F(memfile, unregister_returns_pool)
 }
 
 /*
+ * memory_failure() on one base page: the store keeps the page, flagged, and
+ * tells consumers to drop its whole huge page; get_pfn() refuses that huge
+ * page with -EHWPOISON until a punch takes it out of the file, and the next
+ * get_pfn() fills the hole with a new one.  The other huge page keeps its
+ * data.
+ */
+TEST_F(memfile, poison_invalidates_huge_page)
+{
+	struct test_memfile_poison poison = {
+		.fd = self->fd,
+		.pgoff = self->hpage_pages + self->hpage_pages / 2,
+	};
+	uint64_t pfn = 0;
+
+	if (self->hpage == 1UL << 30)
+		SKIP(return, "a poisoned 1G page is lost until reboot and later tests need both 1G pages");
+	FILL_FILE();
+	ASSERT_EQ(0, ioctl(self->dev, TEST_MEMFILE_POISON, &poison)) {
+		TH_LOG("TEST_MEMFILE_POISON: %s", strerror(errno));
+	}
+	EXPECT_ONE_INVALIDATION(self->hpage_pages, 2 * self->hpage_pages);
+	EXPECT_EQ(-EHWPOISON, get_pfn(self->dev, poison.pgoff, &pfn, NULL));
+	EXPECT_EQ(-EHWPOISON, get_pfn(self->dev, self->hpage_pages, &pfn, NULL));
+	EXPECT_EQ(0, refs(self->dev));
+	EXPECT_TRUE(holds(self->dev, self->page, 0, MARK_A, 64));
+	EXPECT_TRUE(holds(self->dev, self->page, self->hpage - 64, MARK_B, 64));
+
+	/* Poisoning it again changes nothing. */
+	EXPECT_NE(0, ioctl(self->dev, TEST_MEMFILE_POISON, &poison));
+	EXPECT_NO_INVALIDATION();
+
+	ASSERT_EQ(0, punch(self->fd, self->hpage, self->hpage));
+	EXPECT_ONE_INVALIDATION(self->hpage_pages, 2 * self->hpage_pages);
+	ASSERT_EQ(0, get_pfn(self->dev, poison.pgoff, &pfn, NULL));
+	EXPECT_NE(0, pfn);
+	EXPECT_EQ(0, put_pfn(self->dev, pfn));
+	/* A poisoned huge page never goes back to the pool. */
+	EXPECT_POOL(variant->pool ? NR_HPAGES + 1 : NR_HPAGES, 0);
+}
+
+/*
  * shmem with huge folios: get_pfn() reports the folio's order, and a punch
  * is rounded out to the huge folios that hold its first and last byte.
  */

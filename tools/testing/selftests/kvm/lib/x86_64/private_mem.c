@@ -58,6 +58,26 @@ long hugepage_pool_value(uint64_t page_size, const char *what)
 	return val;
 }
 
+int hugepage_pool_set(uint64_t page_size, const char *what, long value)
+{
+	char path[112];
+	int ret = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path),
+		 "/sys/kernel/mm/hugepages/hugepages-%lukB/%s",
+		 page_size >> 10, what);
+	f = fopen(path, "w");
+	if (!f)
+		return -errno;
+	if (fprintf(f, "%ld", value) < 0)
+		ret = -errno;
+	/* sysfs reports a refused write when the buffer is flushed. */
+	if (fclose(f) && !ret)
+		ret = -errno;
+	return ret;
+}
+
 struct kvm_vm *vm_create_sw_protected_with_one_vcpu(struct kvm_vcpu **vcpu,
 						    uint64_t extra_mem_pages,
 						    void *guest_code)
