@@ -7,6 +7,7 @@
 #include <kunit/test.h>
 #include <linux/anon_inodes.h>
 #include <linux/completion.h>
+#include <linux/delay.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/kthread.h>
@@ -712,6 +713,35 @@ static void test_no_callback_after_unregister(struct kunit *test)
 	memfile_unregister_notifier(&b->notifier);
 }
 
+/*
+ * A store reports a poisoned page with the page locked, so the consumers are
+ * told from a workqueue, under the inode lock, of the range reported; the
+ * report itself does not wait for them.
+ */
+static void test_error_invalidates_later(struct kunit *test)
+{
+	struct file *file = new_memfile(test, 0);
+	struct test_consumer *c = new_consumer(test, 1);
+	struct inode *inode = file_inode(file);
+	struct test_ctx *ctx = test->priv;
+
+	KUNIT_ASSERT_EQ(test, memfile_register_notifier(file, 0, &c->notifier), 0);
+
+	inode_lock(inode);
+	KUNIT_EXPECT_EQ(test, memfile_notifier_report_error(&fake(file)->node,
+							    inode, 512, 1024), 0);
+	msleep(BLOCKED_GRACE_MS);
+	KUNIT_EXPECT_EQ(test, ctx->nr_events, 0);
+	inode_unlock(inode);
+
+	memfile_notifier_flush_errors();
+	KUNIT_EXPECT_EQ(test, ctx->nr_events, 2);
+	expect_event(test, 0, EV_START, 1, 512, 1024);
+	expect_event(test, 1, EV_END, 1, 512, 1024);
+
+	memfile_unregister_notifier(&c->notifier);
+}
+
 static int memfile_test_init(struct kunit *test)
 {
 	struct test_ctx *ctx;
@@ -758,6 +788,7 @@ static struct kunit_case memfile_notifier_cases[] = {
 	KUNIT_CASE(test_bad_arguments),
 	KUNIT_CASE(test_invalidate_ranges_in_order),
 	KUNIT_CASE(test_invalidate_only_that_file),
+	KUNIT_CASE(test_error_invalidates_later),
 	KUNIT_CASE(test_unregister_waits_for_invalidation),
 	KUNIT_CASE(test_register_waits_for_invalidation),
 	KUNIT_CASE(test_get_put_pfn_balance),

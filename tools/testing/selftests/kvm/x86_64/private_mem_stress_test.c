@@ -116,6 +116,7 @@ static void guest_exception(struct ex_regs *regs)
 static struct {
 	struct kvm_vm *vm;
 	int fd_a, fd_b;
+	void *hva_a, *hva_b;	/* -s: the host mappings of slots A and B */
 	bool stop;	/* READ_ONCE/WRITE_ONCE */
 	pthread_mutex_t slot_c_lock;	/* slot C and its fd */
 	uint64_t passes, punches, fills, conversions, readds;
@@ -319,6 +320,22 @@ static void *punch_thread(void *arg)
 	return NULL;
 }
 
+/*
+ * -s has nothing to convert; what stands in is the other thing a conversion
+ * does to KVM: zap a mapping whose data stays.  MADV_DONTNEED unmaps the
+ * huge page that holds @offset from the host (the MMU notifier zaps it in
+ * KVM); the file keeps the data and the next guest access maps it again.
+ */
+static void zap_shared(int fd, uint64_t offset)
+{
+	bool in_a = fd == s.fd_a;
+	uint64_t hpage = in_a ? PG_SIZE_2M : PG_SIZE_1G;
+	char *hva = in_a ? s.hva_a : s.hva_b;
+
+	TEST_ASSERT(!madvise(hva + round_down(offset, hpage), hpage,
+			     MADV_DONTNEED), "madvise: %s", strerror(errno));
+}
+
 static void *convert_thread(void *arg)
 {
 	unsigned int seed = 2;
@@ -327,6 +344,12 @@ static void *convert_thread(void *arg)
 
 	while (!READ_ONCE(s.stop)) {
 		pick_churn(&seed, &fd, &offset, &gpa);
+		if (shared_mode) {
+			zap_shared(fd, offset);
+			s.conversions++;
+			usleep(1500);
+			continue;
+		}
 		gpa += (rand_r(&seed) % (PG_SIZE_2M / STRIDE_B)) * STRIDE_B;
 		vm_mem_set_shared(s.vm, gpa, PAGE_SIZE);
 		usleep(500);
@@ -371,7 +394,6 @@ int main(int argc, char **argv)
 	double seconds = 60, start;
 	int nr_vcpus = 2, c, i, nr_host = 0, stuck = 0;
 	struct sigaction kick = { .sa_handler = ignore_signal };
-	void *hva_a, *hva_b;
 	const char *ops = "pcm";
 
 	while ((c = getopt(argc, argv, "d:v:o:sh")) != -1) {
@@ -393,8 +415,8 @@ int main(int argc, char **argv)
 			       " -o: host operations: p punch and fill, c convert,\n"
 			       "     m delete and re-add a memslot (default: all)\n"
 			       " -s: shared memslots of a default VM instead, mapped from\n"
-			       "     hugetlb memfds (no conversions): the same load through\n"
-			       "     the MMU notifier, to tell KVM's bugs from ours\n",
+			       "     hugetlb memfds, c zapping with MADV_DONTNEED: the same\n"
+			       "     load through the MMU notifier, to tell KVM's bugs from ours\n",
 			       argv[0]);
 			exit(c == 'h' ? 0 : KSFT_FAIL);
 		}
@@ -403,8 +425,6 @@ int main(int argc, char **argv)
 	sigaction(SIGUSR1, &kick, NULL);
 	TEST_ASSERT(nr_vcpus >= 1 && nr_vcpus <= MAX_VCPUS, "-v: 1 to %d",
 		    MAX_VCPUS);
-	TEST_ASSERT(!shared_mode || !strchr(ops, 'c'),
-		    "-s: shared memory has nothing to convert");
 	if (!shared_mode)
 		TEST_REQUIRE(kvm_check_cap(KVM_CAP_VM_TYPES) &
 			     BIT(KVM_X86_SW_PROTECTED_VM));
@@ -438,8 +458,8 @@ int main(int argc, char **argv)
 		s.fd_a = memfd_private_create(SIZE_A, PG_SIZE_2M);
 		s.fd_b = memfd_private_create(SIZE_B, PG_SIZE_1G);
 	}
-	hva_a = add_slot(SLOT_A, GPA_A, SIZE_A, s.fd_a);
-	hva_b = add_slot(SLOT_B, GPA_B, SIZE_B, s.fd_b);
+	s.hva_a = add_slot(SLOT_A, GPA_A, SIZE_A, s.fd_a);
+	s.hva_b = add_slot(SLOT_B, GPA_B, SIZE_B, s.fd_b);
 	add_slot_c();
 	if (!shared_mode)
 		vm_mem_set_private(s.vm, GPA_A, GPA_C + SIZE_C - GPA_A);
@@ -495,8 +515,8 @@ int main(int argc, char **argv)
 
 	kvm_vm_free(s.vm);
 	if (shared_mode) {
-		munmap(hva_a, SIZE_A);
-		munmap(hva_b, SIZE_B);
+		munmap(s.hva_a, SIZE_A);
+		munmap(s.hva_b, SIZE_B);
 		munmap(slot_c_hva, SIZE_C);
 	}
 	close(s.fd_a);
