@@ -804,7 +804,7 @@ TEST_F(memfile, poison_invalidates_huge_page)
 	uint64_t pfn = 0;
 
 	if (self->hpage == 1UL << 30)
-		SKIP(return, "a poisoned 1G page is lost until reboot and later tests need both 1G pages");
+		SKIP(return, "poisoning costs a 1G page until reboot; later tests need both");
 	FILL_FILE();
 	ASSERT_EQ(0, ioctl(self->dev, TEST_MEMFILE_POISON, &poison)) {
 		TH_LOG("TEST_MEMFILE_POISON: %s", strerror(errno));

@@ -236,7 +236,8 @@ static void report_stuck_vcpu(struct kvm_vcpu *vcpu)
  */
 static void report_shutdown(struct kvm_vcpu *vcpu)
 {
-	fprintf(stderr, "stress: vCPU %u shut down after %lu exits, %lu page faults (%lu fixed); %lu passes in all\n",
+	fprintf(stderr,
+		"stress: vCPU %u shut down: %lu exits, %lu page faults (%lu fixed), %lu passes\n",
 		vcpu->id, vcpu_stat(vcpu, "exits"), vcpu_stat(vcpu, "pf_taken"),
 		vcpu_stat(vcpu, "pf_fixed"), s.passes);
 }
@@ -285,6 +286,7 @@ static void *vcpu_thread(void *arg)
 	}
 	return NULL;
 }
+
 /* A random 2M piece of the churn half of slot A or B. */
 static void pick_churn(unsigned int *seed, int *fd, uint64_t *offset,
 		       uint64_t *gpa)
@@ -521,7 +523,8 @@ int main(int argc, char **argv)
 	}
 	close(s.fd_a);
 	close(s.fd_b);
-	printf("stress: stable pages kept their data in every pass; the %lu churned pages read zero after the final punch\n",
+	printf("stress: stable pages kept their data in every pass;\n");
+	printf("        the %lu churned pages read zero after the final punch\n",
 	       (uint64_t)((SIZE_A / 2) / PAGE_SIZE + (SIZE_B / 2) / STRIDE_B));
 	printf("stress: huge pages free 2M %ld -> %ld, 1G %ld -> %ld;",
 	       free_2m, hugepage_pool_value(PG_SIZE_2M, "free_hugepages"),

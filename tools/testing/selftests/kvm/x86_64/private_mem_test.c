@@ -734,7 +734,7 @@ TEST_F_TIMEOUT(private_mem, poisoned_page_exits, TIMEOUT)
 	int dev, i;
 
 	if (self->unit == PG_SIZE_1G)
-		SKIP(return, "a poisoned 1G page is lost until reboot and later tests need both 1G pages");
+		SKIP(return, "poisoning costs a 1G page until reboot; later tests need both");
 	dev = open(TEST_MEMFILE_DEVICE, O_RDWR);
 	if (dev < 0)
 		SKIP(return, TEST_MEMFILE_DEVICE " missing: kernel without CONFIG_TEST_MEMFILE");
