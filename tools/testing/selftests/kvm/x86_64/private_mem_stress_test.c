@@ -466,8 +466,8 @@ int main(int argc, char **argv)
 	if (!shared_mode)
 		vm_mem_set_private(s.vm, GPA_A, GPA_C + SIZE_C - GPA_A);
 
-	printf("stress: %d vCPUs for %.0f s on 2M- and 1G-backed private memory\n",
-	       nr_vcpus, seconds);
+	printf("stress: %d vCPUs for %.0f s on 2M- and 1G-backed %s memory\n",
+	       nr_vcpus, seconds, shared_mode ? "shared" : "private");
 	start = now_s();
 	for (i = 0; i < nr_vcpus; i++)
 		pthread_create(&vcpu_threads[i], NULL, vcpu_thread, vcpus[i]);
