@@ -167,28 +167,6 @@ static int64_t meminfo_kib(const char *key)
 	return val;
 }
 
-static uint64_t vcpu_stat(struct kvm_vcpu *vcpu, const char *name)
-{
-	struct kvm_stats_header header;
-	struct kvm_stats_desc *descs, *desc;
-	uint64_t val = 0;
-	int fd, i;
-
-	fd = vcpu_get_stats_fd(vcpu);
-	read_stats_header(fd, &header);
-	descs = read_stats_descriptors(fd, &header);
-	for (i = 0; i < header.num_desc; i++) {
-		desc = get_stats_descriptor(descs, i, &header);
-		if (!strcmp(desc->name, name)) {
-			read_stat_data(fd, &header, desc, &val, 1);
-			break;
-		}
-	}
-	free(descs);
-	close(fd);
-	return val;
-}
-
 struct bench_vm {
 	struct kvm_vm *vm;
 	struct kvm_vcpu *vcpus[MAX_VCPUS];

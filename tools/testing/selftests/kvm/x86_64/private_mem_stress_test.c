@@ -148,6 +148,17 @@ static int memfd_shared_create(uint64_t size, uint64_t page_size)
 	return fd;
 }
 
+/* -s: a shared memslot mapping all of @fd. */
+static void *add_shared_slot(uint32_t slot, uint64_t gpa, uint64_t size,
+			     int fd)
+{
+	void *hva = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+	TEST_ASSERT(hva != MAP_FAILED, "mmap: %s", strerror(errno));
+	vm_set_user_memory_region2(s.vm, slot, 0, gpa, size, hva, 0, 0);
+	return hva;
+}
+
 static void *add_slot(uint32_t slot, uint64_t gpa, uint64_t size, int fd)
 {
 	uint64_t offset;
@@ -156,9 +167,7 @@ static void *add_slot(uint32_t slot, uint64_t gpa, uint64_t size, int fd)
 	if (!shared_mode)
 		return vm_add_private_memslot(s.vm, slot, gpa, size, fd, 0);
 
-	hva = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	TEST_ASSERT(hva != MAP_FAILED, "mmap: %s", strerror(errno));
-	vm_set_user_memory_region2(s.vm, slot, 0, gpa, size, hva, 0, 0);
+	hva = add_shared_slot(slot, gpa, size, fd);
 	for (offset = round_down(gpa, PG_SIZE_1G); offset < gpa + size;
 	     offset += PG_SIZE_1G)
 		__virt_pg_map(s.vm, offset, offset, PG_LEVEL_1G);
@@ -171,12 +180,7 @@ static void add_slot_c(void)
 
 	if (shared_mode) {
 		fd = memfd_shared_create(SIZE_C, PG_SIZE_2M);
-		slot_c_hva = mmap(NULL, SIZE_C, PROT_READ | PROT_WRITE,
-				  MAP_SHARED, fd, 0);
-		TEST_ASSERT(slot_c_hva != MAP_FAILED, "mmap: %s",
-			    strerror(errno));
-		vm_set_user_memory_region2(s.vm, SLOT_C, 0, GPA_C, SIZE_C,
-					   slot_c_hva, 0, 0);
+		slot_c_hva = add_shared_slot(SLOT_C, GPA_C, SIZE_C, fd);
 	} else {
 		fd = memfd_private_create(SIZE_C, PG_SIZE_2M);
 		vm_set_user_memory_region2(s.vm, SLOT_C, KVM_MEM_PRIVATE,
@@ -192,28 +196,6 @@ static void delete_slot_c(void)
 				   GPA_C, 0, NULL, 0, 0);
 	if (shared_mode)
 		munmap(slot_c_hva, SIZE_C);
-}
-
-static uint64_t vcpu_stat(struct kvm_vcpu *vcpu, const char *name)
-{
-	int stats_fd = vcpu_get_stats_fd(vcpu);
-	struct kvm_stats_header header;
-	struct kvm_stats_desc *descs, *desc;
-	uint64_t val = -1ULL;
-	int i;
-
-	read_stats_header(stats_fd, &header);
-	descs = read_stats_descriptors(stats_fd, &header);
-	for (i = 0; i < header.num_desc; i++) {
-		desc = get_stats_descriptor(descs, i, &header);
-		if (!strcmp(desc->name, name)) {
-			read_stat_data(stats_fd, &header, desc, &val, 1);
-			break;
-		}
-	}
-	free(descs);
-	close(stats_fd);
-	return val;
 }
 
 /* A vCPU that did not finish its pass in time: where is it? */

@@ -28,6 +28,9 @@ int memfd_private_create(uint64_t size, uint64_t page_size);
  */
 long hugepage_pool_value(uint64_t page_size, const char *what);
 
+/* The vCPU statistic @name ("pf_fixed", "exits", ...); fails if unknown. */
+uint64_t vcpu_stat(struct kvm_vcpu *vcpu, const char *name);
+
 /* Write @value to the pool's sysfs file @what ("nr_hugepages"); 0 or -errno. */
 int hugepage_pool_set(uint64_t page_size, const char *what, long value);
 

@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -40,16 +41,23 @@ int memfd_private_create(uint64_t size, uint64_t page_size)
 	return fd;
 }
 
-long hugepage_pool_value(uint64_t page_size, const char *what)
+/* The sysfs file @what of the huge page pool of @page_size. */
+static FILE *hugepage_pool_open(uint64_t page_size, const char *what,
+				const char *mode)
 {
 	char path[112];
-	long val = -1;
-	FILE *f;
 
 	snprintf(path, sizeof(path),
 		 "/sys/kernel/mm/hugepages/hugepages-%lukB/%s",
 		 page_size >> 10, what);
-	f = fopen(path, "r");
+	return fopen(path, mode);
+}
+
+long hugepage_pool_value(uint64_t page_size, const char *what)
+{
+	FILE *f = hugepage_pool_open(page_size, what, "r");
+	long val = -1;
+
 	if (f) {
 		if (fscanf(f, "%ld", &val) != 1)
 			val = -1;
@@ -60,14 +68,9 @@ long hugepage_pool_value(uint64_t page_size, const char *what)
 
 int hugepage_pool_set(uint64_t page_size, const char *what, long value)
 {
-	char path[112];
+	FILE *f = hugepage_pool_open(page_size, what, "w");
 	int ret = 0;
-	FILE *f;
 
-	snprintf(path, sizeof(path),
-		 "/sys/kernel/mm/hugepages/hugepages-%lukB/%s",
-		 page_size >> 10, what);
-	f = fopen(path, "w");
 	if (!f)
 		return -errno;
 	if (fprintf(f, "%ld", value) < 0)
@@ -76,6 +79,29 @@ int hugepage_pool_set(uint64_t page_size, const char *what, long value)
 	if (fclose(f) && !ret)
 		ret = -errno;
 	return ret;
+}
+
+uint64_t vcpu_stat(struct kvm_vcpu *vcpu, const char *name)
+{
+	struct kvm_stats_desc *descs, *desc;
+	struct kvm_stats_header header;
+	int fd = vcpu_get_stats_fd(vcpu);
+	bool found = false;
+	uint64_t val = 0;
+	int i;
+
+	read_stats_header(fd, &header);
+	descs = read_stats_descriptors(fd, &header);
+	for (i = 0; i < header.num_desc && !found; i++) {
+		desc = get_stats_descriptor(descs, i, &header);
+		found = !strcmp(desc->name, name);
+		if (found)
+			read_stat_data(fd, &header, desc, &val, 1);
+	}
+	free(descs);
+	close(fd);
+	TEST_ASSERT(found, "no vCPU statistic %s", name);
+	return val;
 }
 
 struct kvm_vm *vm_create_sw_protected_with_one_vcpu(struct kvm_vcpu **vcpu,
