@@ -43,6 +43,7 @@ void memfile_node_init(struct memfile_node *node, unsigned long file_flags)
 	node->file_flags = file_flags & MEMFILE_F_ALLOWED_MASK;
 	node->consumer_flags = 0;
 	node->owner = 0;
+	node->owner_took_memory = false;
 }
 EXPORT_SYMBOL_GPL(memfile_node_init);
 
@@ -358,6 +359,18 @@ out:
 }
 EXPORT_SYMBOL_GPL(memfile_register_notifier);
 
+/* Is a notifier of @owner registered on @node?  Called under its rwsem. */
+static bool memfile_owner_registered(struct memfile_node *node, u64 owner)
+{
+	struct memfile_notifier *notifier;
+
+	lockdep_assert_held(&node->rwsem);
+	list_for_each_entry(notifier, &node->notifiers, list)
+		if (notifier->owner == owner)
+			return true;
+	return false;
+}
+
 /**
  * memfile_unregister_notifier - stop consuming a memory file
  * @notifier: a registered notifier
@@ -378,6 +391,9 @@ void memfile_unregister_notifier(struct memfile_notifier *notifier)
 
 	down_write(&node->rwsem);
 	list_del(&notifier->list);
+	if (notifier->owner && !node->owner_took_memory &&
+	    !memfile_owner_registered(node, notifier->owner))
+		node->owner = 0;
 	if (list_empty(&node->notifiers)) {
 		WRITE_ONCE(node->consumer_flags, 0);
 		if (notifier->bs->flags_changed)
@@ -415,9 +431,20 @@ EXPORT_SYMBOL_GPL(memfile_unregister_notifier);
 int memfile_get_pfn(struct memfile_notifier *notifier, pgoff_t pgoff,
 		    unsigned long *pfn, unsigned int *order)
 {
-	if (!notifier->node)
+	struct memfile_node *node = notifier->node;
+	int ret;
+
+	if (!node)
 		return -EINVAL;
-	return notifier->bs->get_pfn(notifier->file, pgoff, pfn, order);
+	ret = notifier->bs->get_pfn(notifier->file, pgoff, pfn, order);
+	/*
+	 * The owner's data can be in the file from now on.  The write is
+	 * ordered before the unregistration that reads it by whatever stops
+	 * the consumer's lookups first (KVM: SRCU, on memslot deletion).
+	 */
+	if (!ret && notifier->owner && !READ_ONCE(node->owner_took_memory))
+		WRITE_ONCE(node->owner_took_memory, true);
+	return ret;
 }
 EXPORT_SYMBOL_GPL(memfile_get_pfn);
 

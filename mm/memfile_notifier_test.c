@@ -350,6 +350,8 @@ static void test_owner_is_for_life(struct kunit *test)
 	struct test_consumer *b = new_consumer(test, 2);
 	struct test_consumer *c = new_consumer(test, 3);
 	struct test_consumer *anyone = new_consumer(test, 4);
+	unsigned int order;
+	unsigned long pfn;
 
 	a->notifier.owner = 1;
 	b->notifier.owner = 2;
@@ -360,6 +362,9 @@ static void test_owner_is_for_life(struct kunit *test)
 	/* The same owner may register more notifiers; no owner at all, too. */
 	KUNIT_ASSERT_EQ(test, memfile_register_notifier(file, 0, &c->notifier), 0);
 	KUNIT_ASSERT_EQ(test, memfile_register_notifier(file, 0, &anyone->notifier), 0);
+	/* Owner 1 takes a page: the memory is its own from now on. */
+	KUNIT_ASSERT_EQ(test, memfile_get_pfn(&c->notifier, 0, &pfn, &order), 0);
+	memfile_put_pfn(&c->notifier, pfn);
 	memfile_unregister_notifier(&anyone->notifier);
 	memfile_unregister_notifier(&c->notifier);
 	memfile_unregister_notifier(&a->notifier);
@@ -368,6 +373,47 @@ static void test_owner_is_for_life(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, memfile_register_notifier(file, 0, &b->notifier), -EPERM);
 	KUNIT_ASSERT_EQ(test, memfile_register_notifier(file, 0, &a->notifier), 0);
 	memfile_unregister_notifier(&a->notifier);
+}
+
+/*
+ * An owner that never took a page has nothing in the file to protect: its
+ * claim ends with its last registration (KVM: a bind that failed after
+ * registering, or a memslot deleted before any fault).  A page taken
+ * without an owner claims nothing either.
+ */
+static void test_unused_owner_claim_lapses(struct kunit *test)
+{
+	struct file *file = new_memfile(test, MEMFILE_F_USER_INACCESSIBLE);
+	struct test_consumer *a = new_consumer(test, 1);
+	struct test_consumer *a2 = new_consumer(test, 2);
+	struct test_consumer *b = new_consumer(test, 3);
+	struct test_consumer *anyone = new_consumer(test, 4);
+	unsigned int order;
+	unsigned long pfn;
+
+	a->notifier.owner = 1;
+	a2->notifier.owner = 1;
+	b->notifier.owner = 2;
+	KUNIT_ASSERT_EQ(test, memfile_register_notifier(file, 0, &a->notifier), 0);
+	KUNIT_ASSERT_EQ(test, memfile_register_notifier(file, 0, &a2->notifier), 0);
+	KUNIT_ASSERT_EQ(test, memfile_register_notifier(file, 0, &anyone->notifier), 0);
+	KUNIT_ASSERT_EQ(test, memfile_get_pfn(&anyone->notifier, 0, &pfn, &order), 0);
+	memfile_put_pfn(&anyone->notifier, pfn);
+
+	/* The claim lasts while any registration of owner 1 does. */
+	memfile_unregister_notifier(&a->notifier);
+	KUNIT_EXPECT_EQ(test, memfile_register_notifier(file, 0, &b->notifier), -EPERM);
+	memfile_unregister_notifier(&a2->notifier);
+	KUNIT_EXPECT_EQ(test, fake(file)->node.owner, 0ULL);
+
+	/* Owner 2 may have the file now, and once it takes a page, keeps it. */
+	KUNIT_ASSERT_EQ(test, memfile_register_notifier(file, 0, &b->notifier), 0);
+	KUNIT_ASSERT_EQ(test, memfile_get_pfn(&b->notifier, 1, &pfn, &order), 0);
+	memfile_put_pfn(&b->notifier, pfn);
+	memfile_unregister_notifier(&b->notifier);
+	memfile_unregister_notifier(&anyone->notifier);
+	KUNIT_EXPECT_EQ(test, memfile_register_notifier(file, 0, &a->notifier), -EPERM);
+	KUNIT_EXPECT_EQ(test, fake(file)->node.owner, 2ULL);
 }
 
 static void test_file_without_store(struct kunit *test)
@@ -783,6 +829,7 @@ static struct kunit_case memfile_notifier_cases[] = {
 	KUNIT_CASE(test_inaccessible_is_a_file_property),
 	KUNIT_CASE(test_flag_mismatch_between_consumers),
 	KUNIT_CASE(test_owner_is_for_life),
+	KUNIT_CASE(test_unused_owner_claim_lapses),
 	KUNIT_CASE(test_file_without_store),
 	KUNIT_CASE(test_register_twice),
 	KUNIT_CASE(test_bad_arguments),

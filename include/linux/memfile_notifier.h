@@ -47,10 +47,15 @@ struct memfile_notifier;
  *			visible, by memfile_make_inaccessible().
  * @consumer_flags:	MEMFILE_F_* the registered consumers asked for; 0 when
  *			none is registered.  Written under @rwsem (write).
- * @owner:		0, or the &memfile_notifier.owner of the first consumer
- *			that registered with one.  Never reset: the memory of
- *			the file belongs to that owner for the file's life.
- *			Written under @rwsem (write).
+ * @owner:		0, or the &memfile_notifier.owner of the consumers
+ *			that may use the file: set by the first registration
+ *			with an owner, and reset when the last registration of
+ *			that owner ends unless @owner_took_memory.  Written
+ *			under @rwsem (write).
+ * @owner_took_memory:	a registration of @owner got a page from
+ *			memfile_get_pfn(): the file's memory then belongs to
+ *			@owner for the file's life.  Set without @rwsem (from
+ *			the consumer's fault path), read under it.
  *
  * The store initialises the node with memfile_node_init() when it creates the
  * inode and never frees it while a notifier is registered: registration holds
@@ -62,6 +67,7 @@ struct memfile_node {
 	unsigned long		file_flags;
 	unsigned long		consumer_flags;
 	u64			owner;
+	bool			owner_took_memory;
 };
 
 /**
@@ -123,10 +129,12 @@ struct memfile_notifier_ops {
  * struct memfile_notifier - a consumer's registration on one file
  * @ops:	set by the consumer before memfile_register_notifier().
  * @owner:	set by the consumer before memfile_register_notifier(): 0, or
- *		a nonzero identity (KVM: one per VM, never reused) to which the
- *		file's memory then belongs for good; registrations with another
- *		nonzero owner fail, even after this one ends, so that the data
- *		one owner left in the file never reaches another.
+ *		a nonzero identity (KVM: one per VM, never reused).  While it
+ *		is registered, registrations with another nonzero owner fail;
+ *		once it has taken a page with memfile_get_pfn(), they fail for
+ *		the file's life, so that the data one owner left in the file
+ *		never reaches another.  An owner that took no page claims
+ *		nothing after its last registration ends.
  * @list:	entry in &memfile_node.notifiers; private to the core.
  * @file:	the file, referenced while registered; private to the core.
  * @node:	the file's node, NULL when not registered; private to the core.

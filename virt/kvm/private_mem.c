@@ -35,6 +35,12 @@ struct kvm_private_memslot {
 	struct kvm_memory_slot *slot;
 	/* File index (PAGE_SIZE units) of slot->base_gfn. */
 	pgoff_t pgoff;
+	/*
+	 * The slot has its arch metadata (rmaps, lpage_info), so its GFNs can
+	 * be zapped.  Set under mmu_lock before the slot becomes visible;
+	 * until then nothing can be mapped from it.
+	 */
+	bool prepared;
 };
 
 /* Owner identities of memfile registrations: one per VM, never reused. */
@@ -282,6 +288,55 @@ int kvm_vm_ioctl_set_memory_attributes(struct kvm *kvm,
 					 attrs->attributes);
 }
 
+/**
+ * kvm_handle_shared_gfn_range - run an MMU-notifier handler on shared GFNs
+ * @kvm:	the VM
+ * @range:	GFNs of a private memslot whose HVAs the primary MMU changes
+ * @handler:	what the event does to their mappings (unmap, change_pte, age)
+ *
+ * The host's MMU notifier speaks of the shared half of a private memslot,
+ * its userspace_addr; a private GFN maps the memslot's file instead, which
+ * no such event concerns.  Letting it through would zap private mappings
+ * that the private fault path, which ignores HVA invalidations, may be
+ * installing again meanwhile, and change_pte would then point one at a
+ * KSM page of the shared half.  So @handler sees only the runs of @range
+ * without KVM_MEMORY_ATTRIBUTE_PRIVATE.
+ *
+ * Called by __kvm_handle_hva_range() with mmu_lock held.  Attributes may
+ * be changing, but harmlessly: a conversion zaps its range and holds faults
+ * off by GFN under mmu_lock before it stores the new attributes, so
+ * whichever it reads, nothing in a range being converted is mapped.
+ *
+ * Return: the results of @handler, ORed.
+ */
+bool kvm_handle_shared_gfn_range(struct kvm *kvm, struct kvm_gfn_range *range,
+				 bool (*handler)(struct kvm *kvm,
+						 struct kvm_gfn_range *range))
+{
+	struct kvm_gfn_range shared = *range;
+	gfn_t gfn = range->start, next;
+	bool ret = false;
+	void *entry;
+
+	while (gfn < range->end) {
+		MA_STATE(mas, &kvm->mem_attr_tree, gfn, gfn);
+
+		mtree_lock(&kvm->mem_attr_tree);
+		entry = mas_walk(&mas);
+		mtree_unlock(&kvm->mem_attr_tree);
+		/* mas.last ends the run of equal attributes around @gfn. */
+		next = min_t(gfn_t, mas.last, range->end - 1) + 1;
+		if (!entry ||
+		    !(xa_to_value(entry) & KVM_MEMORY_ATTRIBUTE_PRIVATE)) {
+			shared.start = gfn;
+			shared.end = next;
+			ret |= handler(kvm, &shared);
+		}
+		gfn = next;
+	}
+	return ret;
+}
+
 static inline struct kvm_private_memslot *
 to_private_memslot(struct memfile_notifier *notifier)
 {
@@ -325,7 +380,12 @@ static void kvm_private_invalidate_start(struct memfile_notifier *notifier,
 
 	KVM_MMU_LOCK(kvm);
 	kvm_mmu_invalidate_begin_gfn(kvm, range.start, range.end);
-	if (kvm_unmap_gfn_range(kvm, &range))
+	/*
+	 * A slot still being created maps nothing yet and may lack the rmaps
+	 * a zap walks; faults that find it once it is live retry until
+	 * kvm_private_invalidate_end().
+	 */
+	if (priv->prepared && kvm_unmap_gfn_range(kvm, &range))
 		kvm_flush_remote_tlbs(kvm);
 	KVM_MMU_UNLOCK(kvm);
 }
@@ -358,12 +418,16 @@ static const struct memfile_notifier_ops kvm_private_notifier_ops = {
  * @fd:		private_fd of KVM_SET_USER_MEMORY_REGION2
  * @offset:	private_offset, in bytes, of the slot's first GFN in the file
  *
- * Called by __kvm_set_memory_region2() with slots_lock held.  Registers on
- * the file as a consumer that keeps PFNs mapped: the file must be
+ * Called by __kvm_set_memory_region2() with slots_lock held, before
+ * kvm_set_memslot() prepares the slot: store callbacks that come in between
+ * hold faults off but zap nothing (see kvm_private_memslot_prepared()).
+ * Registers on the file as a consumer that keeps PFNs mapped: the file must be
  * inaccessible to userspace and its pages may be neither migrated nor
- * reclaimed while the slot lives.  The first binding makes the file's
- * memory this VM's for good: no other VM can ever bind it.  The registration holds the file, so
- * closing @fd does not take the memory from the guest.
+ * reclaimed while the slot lives.  While the slot is bound no other VM can
+ * bind the file, and once the guest has faulted a page in, no other VM ever
+ * can (memfile_notifier's owner); a bind that fails claims nothing.  The
+ * registration holds the file, so closing @fd does not take the memory from
+ * the guest.
  *
  * Return: 0, or -EINVAL (@offset unaligned, or the slot does not fit in the
  * file), -EBADF (@fd is not open), -EOPNOTSUPP (not a memfile), -EPERM (not
@@ -420,6 +484,26 @@ out_free:
 out_fput:
 	fput(file);
 	return r;
+}
+
+/**
+ * kvm_private_memslot_prepared - a new private memslot can be zapped
+ * @kvm:	the VM
+ * @slot:	the memslot being created, its arch metadata allocated
+ *
+ * Called by kvm_prepare_memory_region() with slots_lock held, after
+ * kvm_arch_prepare_memory_region() succeeded and before the slot is
+ * visible.  From here on the store's invalidations zap the slot's GFNs.
+ */
+void kvm_private_memslot_prepared(struct kvm *kvm, struct kvm_memory_slot *slot)
+{
+	if (!slot->private)
+		return;
+
+	/* Orders against kvm_private_invalidate_start(). */
+	KVM_MMU_LOCK(kvm);
+	slot->private->prepared = true;
+	KVM_MMU_UNLOCK(kvm);
 }
 
 /**

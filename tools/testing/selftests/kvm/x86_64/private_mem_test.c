@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -15,6 +16,7 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/falloc.h>
@@ -23,6 +25,7 @@
 #include "kvm_util.h"
 #include "processor.h"
 #include "private_mem.h"
+#include "svm_util.h"
 #include "../../../../../lib/test_memfile_uapi.h"
 
 /* kvm_util's ASSERT_EQ() gives way to the harness's. */
@@ -716,6 +719,138 @@ TEST_F_TIMEOUT(private_mem, store_error_exits, TIMEOUT)
 	do_op(self->vcpu, OP_CHECK, gpa, PAGE_SIZE, 0x5555);
 }
 
+#define KSM_SYSFS	"/sys/kernel/mm/ksm/"
+
+static long ksm_read(const char *knob)
+{
+	char path[64];
+	long val = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), KSM_SYSFS "%s", knob);
+	f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%ld", &val) != 1)
+			val = -1;
+		fclose(f);
+	}
+	return val;
+}
+
+static void ksm_write(const char *knob, long val)
+{
+	char path[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), KSM_SYSFS "%s", knob);
+	f = fopen(path, "w");
+	TEST_ASSERT(f, "%s: %s", path, strerror(errno));
+	fprintf(f, "%ld", val);
+	TEST_ASSERT(!fclose(f), "%s <- %ld: %s", path, val, strerror(errno));
+}
+
+/* The guest checks its private data around @hole, a shared page. */
+static void check_private_around(struct kvm_vcpu *vcpu, uint64_t gpa,
+				 uint64_t size, uint64_t seed, uint64_t hole)
+{
+	if (hole > gpa)
+		do_op(vcpu, OP_CHECK, gpa, hole - gpa, seed);
+	if (hole + PAGE_SIZE < gpa + size)
+		do_op(vcpu, OP_CHECK, hole + PAGE_SIZE,
+		      gpa + size - hole - PAGE_SIZE, seed);
+}
+
+/*
+ * The host's own memory management acts on the shared half of a private
+ * memslot, through the MMU notifier: zapping it (MADV_DONTNEED), changing
+ * its protection (mprotect), and KSM merging its identical pages (which
+ * replaces PTEs with change_pte).  None of it may touch what the private
+ * GFNs map: their mappings stay, at every level, and not one private byte
+ * changes.  One page of the last huge page is shared, so the private GFNs
+ * around it are mapped at 4K, the level change_pte rewrites.
+ */
+TEST_F_TIMEOUT(private_mem, host_mm_events_spare_private, TIMEOUT)
+{
+	uint64_t window = self->size < 2 * PG_SIZE_2M ? self->size : 2 * PG_SIZE_2M;
+	uint64_t win_gpa = PRIVATE_GPA + self->size - window;
+	char *win_hva = (char *)self->shared + (win_gpa - PRIVATE_GPA);
+	uint64_t hole = PRIVATE_GPA + self->size - self->unit +
+			(self->unit > PAGE_SIZE ? 5 * PAGE_SIZE : 0);
+	long sharing = 0, scans, old_run;
+	struct mapping_counts mapped;
+	time_t deadline;
+	int i;
+
+	do_op(self->vcpu, OP_WRITE, PRIVATE_GPA, self->size, 0x8888);
+	do_op(self->vcpu, OP_MAP_SHARED, hole, PAGE_SIZE, 0);
+	check_private_around(self->vcpu, PRIVATE_GPA, self->size, 0x8888, hole);
+	mapped = read_counts(self->vm);
+	/* 511 or more private 4K mappings next to the shared page. */
+	ASSERT_LE(self->unit > PAGE_SIZE ? 511 : (int64_t)self->nr_units - 1,
+		  mapped.pages_4k - self->base.pages_4k);
+
+#define EXPECT_PRIVATE_KEPT(_event)					\
+	do {								\
+		struct mapping_counts now = read_counts(self->vm);	\
+									\
+		EXPECT_EQ(mapped.pages_4k, now.pages_4k) {		\
+			TH_LOG("%s zapped private 4K mappings", _event); \
+		}							\
+		EXPECT_EQ(mapped.pages_2m, now.pages_2m) {		\
+			TH_LOG("%s zapped private 2M mappings", _event); \
+		}							\
+		EXPECT_EQ(mapped.pages_1g, now.pages_1g) {		\
+			TH_LOG("%s zapped private 1G mappings", _event); \
+		}							\
+		check_private_around(self->vcpu, PRIVATE_GPA, self->size, \
+				     0x8888, hole);			\
+	} while (0)
+
+	/* Populating the shared half faults host pages in: no notifier. */
+	memset(win_hva, 0x5a, window);
+	EXPECT_PRIVATE_KEPT("populating the shared half");
+
+	ASSERT_EQ(0, madvise(win_hva, window, MADV_DONTNEED));
+	EXPECT_PRIVATE_KEPT("MADV_DONTNEED of the shared half");
+
+	memset(win_hva, 0x5a, window);
+	ASSERT_EQ(0, mprotect(win_hva, window, PROT_READ));
+	EXPECT_PRIVATE_KEPT("mprotect(PROT_READ) of the shared half");
+	ASSERT_EQ(0, mprotect(win_hva, window, PROT_READ | PROT_WRITE));
+	EXPECT_PRIVATE_KEPT("mprotect(PROT_READ | PROT_WRITE)");
+
+	ASSERT_LE(0, ksm_read("run")) {
+		TH_LOG("no " KSM_SYSFS ": the test kernel needs CONFIG_KSM");
+	}
+	/* Identical pages: ksmd merges them and rewrites their PTEs. */
+	memset(win_hva, 0x5a, window);
+	ASSERT_EQ(0, madvise(win_hva, window, MADV_MERGEABLE));
+	old_run = ksm_read("run");
+	ksm_write("pages_to_scan", 4096);
+	ksm_write("sleep_millisecs", 0);
+	scans = ksm_read("full_scans");
+	ksm_write("run", 1);
+	/* The guest keeps checking while ksmd works, for 60 s at most. */
+	deadline = time(NULL) + 60;
+	for (i = 0; time(NULL) < deadline; i++) {
+		check_private_around(self->vcpu, win_gpa, window, 0x8888, hole);
+		sharing = ksm_read("pages_sharing");
+		if (ksm_read("full_scans") >= scans + 2 &&
+		    sharing >= (long)(window / PAGE_SIZE) / 2)
+			break;
+	}
+	ksft_print_msg("KSM: %ld shared-half pages merged, %ld full scans, %d guest checks\n",
+		       sharing, ksm_read("full_scans") - scans, i + 1);
+	EXPECT_LE((long)(window / PAGE_SIZE) / 2, sharing);
+	EXPECT_PRIVATE_KEPT("KSM merging the shared half");
+
+	/* Unmerging breaks the shared pages again: more notifier events. */
+	ksm_write("run", 2);
+	EXPECT_PRIVATE_KEPT("KSM unmerging the shared half");
+	ksm_write("run", old_run);
+#undef EXPECT_PRIVATE_KEPT
+}
+
 #define TEST_MEMFILE_DEVICE	"/dev/test_memfile"
 
 /*
@@ -916,6 +1051,187 @@ TEST(bad_private_memslots)
 	close(fd);
 }
 
+/*
+ * A bind that fails claims nothing: the file stays free for another VM.  A
+ * VM that bound the file but never took a page from it leaves it free
+ * too; once its guest has used the memory, the memory is that VM's.
+ */
+TEST(failed_bind_claims_nothing)
+{
+	uint64_t size = 4 * PG_SIZE_2M;
+	struct kvm_vcpu *vcpu_a, *vcpu_b;
+	struct kvm_vm *vm_a, *vm_b;
+	void *shared;
+	int fd;
+
+	vm_a = vm_create_sw_protected_with_one_vcpu(&vcpu_a, 0, guest_code);
+	vm_b = vm_create_sw_protected_with_one_vcpu(&vcpu_b, 64, guest_code);
+	vm_enable_conversion_exits(vm_b);
+	fd = memfd_private_create(size, 0);
+	shared = mmap(NULL, 2 * size, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	ASSERT_NE(MAP_FAILED, shared);
+
+	/* Larger than the file: refused after registering on it. */
+	EXPECT_ERRNO(EINVAL, __vm_set_user_memory_region2(vm_a, PRIVATE_SLOT,
+							  KVM_MEM_PRIVATE,
+							  PRIVATE_GPA, 2 * size,
+							  shared, fd, 0));
+	/* Another VM binds the file; while it does, the first cannot. */
+	ASSERT_EQ(0, __vm_set_user_memory_region2(vm_b, PRIVATE_SLOT,
+						  KVM_MEM_PRIVATE, PRIVATE_GPA,
+						  size, shared, fd, 0));
+	EXPECT_ERRNO(EPERM, __vm_set_user_memory_region2(vm_a, PRIVATE_SLOT,
+							 KVM_MEM_PRIVATE,
+							 PRIVATE_GPA, size,
+							 shared, fd, 0));
+	/* Unbound unused, the file is free again. */
+	vm_set_user_memory_region2(vm_b, PRIVATE_SLOT, KVM_MEM_PRIVATE,
+				   PRIVATE_GPA, 0, NULL, 0, 0);
+	ASSERT_EQ(0, __vm_set_user_memory_region2(vm_a, PRIVATE_SLOT,
+						  KVM_MEM_PRIVATE, PRIVATE_GPA,
+						  size, shared, fd, 0));
+	vm_set_user_memory_region2(vm_a, PRIVATE_SLOT, KVM_MEM_PRIVATE,
+				   PRIVATE_GPA, 0, NULL, 0, 0);
+
+	/* B's guest writes its memory: from then on it is B's for good. */
+	vm_add_private_memslot(vm_b, PRIVATE_SLOT, PRIVATE_GPA, size, fd, 0);
+	vm_mem_set_private(vm_b, PRIVATE_GPA, size);
+	run_to_sync(vcpu_b);
+	do_op(vcpu_b, OP_WRITE, PRIVATE_GPA, size, SECRET);
+	vm_set_user_memory_region2(vm_b, PRIVATE_SLOT, KVM_MEM_PRIVATE,
+				   PRIVATE_GPA, 0, NULL, 0, 0);
+	EXPECT_ERRNO(EPERM, __vm_set_user_memory_region2(vm_a, PRIVATE_SLOT,
+							 KVM_MEM_PRIVATE,
+							 PRIVATE_GPA, size,
+							 shared, fd, 0));
+
+	kvm_vm_free(vm_b);
+	kvm_vm_free(vm_a);
+	munmap(shared, 2 * size);
+	close(fd);
+}
+
+/* Identity nested page tables for L2: 1G pages over the low 4 GiB. */
+static uint64_t npt_identity_create(struct kvm_vm *vm)
+{
+	vm_vaddr_t pml4 = vm_vaddr_alloc_page(vm), pdpt = vm_vaddr_alloc_page(vm);
+	uint64_t *pml4_hva = addr_gva2hva(vm, pml4);
+	uint64_t *pdpt_hva = addr_gva2hva(vm, pdpt);
+	int i;
+
+	/* Present, writable, user (NPT walks are user accesses), 1G leaf. */
+	pml4_hva[0] = addr_gva2gpa(vm, pdpt) | 0x7;
+	for (i = 0; i < 4; i++)
+		pdpt_hva[i] = ((uint64_t)i << 30) | 0x87;
+	return addr_gva2gpa(vm, pml4);
+}
+
+static void l2_guest_code(void)
+{
+	__asm__ __volatile__("vmmcall");
+}
+
+/* L1: run L2 once under nested paging, so KVM shadows L1's NPT. */
+static void l1_guest_code(struct svm_test_data *svm, uint64_t npt_gpa)
+{
+	unsigned long l2_stack[64];
+	struct vmcb *vmcb = svm->vmcb;
+
+	generic_svm_setup(svm, l2_guest_code, &l2_stack[64]);
+	vmcb->control.nested_ctl = SVM_NESTED_CTL_NP_ENABLE;
+	vmcb->control.nested_cr3 = npt_gpa;
+	run_guest(vmcb, svm->vmcb_gpa);
+	GUEST_ASSERT_1(vmcb->control.exit_code == SVM_EXIT_VMMCALL,
+		       vmcb->control.exit_code);
+	GUEST_DONE();
+}
+
+struct punch_loop {
+	int fd;
+	uint64_t size;
+	volatile bool stop;
+	unsigned long nr_punches;
+	int err;
+};
+
+/* Punch 4K pages in the middle of the file until told to stop. */
+static void *punch_loop(void *arg)
+{
+	struct punch_loop *p = arg;
+	uint64_t off = p->size / 2;
+
+	while (!p->stop) {
+		if (fallocate(p->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			      off, PAGE_SIZE)) {
+			p->err = errno;
+			break;
+		}
+		p->nr_punches++;
+		off = off + PAGE_SIZE < p->size ? off + PAGE_SIZE : p->size / 2;
+	}
+	return NULL;
+}
+
+/*
+ * Punches racing the creation of private memslots, once an L2 guest has run
+ * with nested paging: KVM then keeps rmaps for shadow pages, which a new
+ * memslot gets only when it is prepared.  A store callback that reached the
+ * slot before that would walk missing rmaps.
+ */
+TEST(punch_races_memslot_creation_after_l2)
+{
+	struct punch_loop punch = { .size = 16 << 20 };
+	uint64_t npt_gpa, i, nr_creates = 2000;
+	struct kvm_vcpu *vcpu;
+	vm_vaddr_t svm_gva;
+	struct kvm_vm *vm;
+	pthread_t thread;
+	struct ucall uc;
+	void *shared;
+
+	if (!kvm_cpu_has(X86_FEATURE_SVM))
+		SKIP(return, "nested SVM not offered to guests (the test machine is AMD SVM)");
+	vm = vm_create_sw_protected_with_one_vcpu(&vcpu, 0, l1_guest_code);
+	vcpu_alloc_svm(vm, &svm_gva);
+	npt_gpa = npt_identity_create(vm);
+	vcpu_args_set(vcpu, 2, svm_gva, npt_gpa);
+	vcpu_run(vcpu);
+	switch (get_ucall(vcpu, &uc)) {
+	case UCALL_DONE:
+		break;
+	case UCALL_ABORT:
+		REPORT_GUEST_ASSERT_1(uc, "L2 exit code 0x%lx");
+		break;
+	default:
+		TEST_FAIL("L1 exit %u (%s)", vcpu->run->exit_reason,
+			  exit_reason_str(vcpu->run->exit_reason));
+	}
+
+	punch.fd = memfd_private_create(punch.size, 0);
+	shared = mmap(NULL, punch.size, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	ASSERT_NE(MAP_FAILED, shared);
+	ASSERT_EQ(0, pthread_create(&thread, NULL, punch_loop, &punch));
+	for (i = 0; i < nr_creates; i++) {
+		vm_set_user_memory_region2(vm, OTHER_SLOT, KVM_MEM_PRIVATE,
+					   OTHER_GPA, punch.size, shared,
+					   punch.fd, 0);
+		vm_set_user_memory_region2(vm, OTHER_SLOT, KVM_MEM_PRIVATE,
+					   OTHER_GPA, 0, NULL, 0, 0);
+	}
+	punch.stop = true;
+	ASSERT_EQ(0, pthread_join(thread, NULL));
+	EXPECT_EQ(0, punch.err);
+	EXPECT_LT(0, punch.nr_punches);
+	ksft_print_msg("%lu private memslots created against %lu punches\n",
+		       nr_creates, punch.nr_punches);
+
+	kvm_vm_free(vm);
+	munmap(shared, punch.size);
+	close(punch.fd);
+}
+
 #define PRIVATE	KVM_MEMORY_ATTRIBUTE_PRIVATE
 #define EXPECT_ATTRS_EINVAL(_vm, _gpa, _size, _attrs, _flags)		\
 	EXPECT_ERRNO(EINVAL, __vm_set_memory_attributes(_vm, _gpa, _size,	\
@@ -993,9 +1309,9 @@ TEST(allocation_failures)
 {
 	uint64_t size = 4 * PG_SIZE_2M;
 	int fail_fd, mem_fd, nth, injected = 0, r, err;
+	struct kvm_vcpu *vcpu, *other_vcpu;
+	struct kvm_vm *vm, *other;
 	char path[64];
-	struct kvm_vcpu *vcpu;
-	struct kvm_vm *vm;
 	void *shared;
 
 	snprintf(path, sizeof(path), "/proc/self/task/%d/fail-nth",
@@ -1015,6 +1331,7 @@ TEST(allocation_failures)
 	write_file("/sys/kernel/debug/fail_page_alloc/min-order", "0");
 
 	vm = vm_create_sw_protected_with_one_vcpu(&vcpu, 0, guest_code);
+	other = vm_create_sw_protected_with_one_vcpu(&other_vcpu, 0, guest_code);
 	mem_fd = memfd_private_create(size, 0);
 	shared = mmap(NULL, size, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -1033,6 +1350,16 @@ TEST(allocation_failures)
 		injected++;
 		if (r) {
 			EXPECT_EQ(ENOMEM, err);
+			/* The failed bind claimed nothing: another VM binds. */
+			EXPECT_EQ(0, __vm_set_user_memory_region2(other,
+					PRIVATE_SLOT, KVM_MEM_PRIVATE,
+					PRIVATE_GPA, size, shared, mem_fd, 0)) {
+				TH_LOG("failure %d left the file claimed: %s",
+				       nth, strerror(errno));
+			}
+			vm_set_user_memory_region2(other, PRIVATE_SLOT,
+						   KVM_MEM_PRIVATE, PRIVATE_GPA,
+						   0, NULL, 0, 0);
 			continue;
 		}
 		/* The allocation that failed had a fallback: fine too. */
@@ -1062,6 +1389,7 @@ TEST(allocation_failures)
 	ksft_print_msg("%s: %d allocation failures injected, all clean\n",
 		       "KVM_SET_MEMORY_ATTRIBUTES", injected);
 
+	kvm_vm_free(other);
 	kvm_vm_free(vm);
 	munmap(shared, size);
 	close(mem_fd);
