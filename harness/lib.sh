@@ -15,6 +15,10 @@ debug) OBJ=$BUILD/obj-debug ;;
 esac
 TESTS=$BUILD/tests		# static test programs
 BASE_TARBALL=/usr/src/linux-source-6.1.tar.xz
+# Upstream's KVM selftests of this tree run as a client (upstream-tests.list).
+UPSTREAM_TARBALL=/usr/src/linux-source-6.12.tar.xz
+UPSTREAM_SRC=$BUILD/linux-6.12		# unpacked once, never edited
+UPSTREAM_OBJ=$BUILD/obj-6.12		# its UAPI headers
 JOBS=${JOBS:-$(nproc)}
 
 export CCACHE_BASEDIR=$BUILD CCACHE_NOHASHDIR=1 CCACHE_SLOPPINESS=time_macros

@@ -134,8 +134,9 @@ static struct memfile_node *memfile_lookup(struct file *file,
  * memfile_make_inaccessible - make a new memory file inaccessible to userspace
  * @file: a file its backing store just created, not visible to anyone else
  *
- * Called by memfd_create(MFD_INACCESSIBLE) before the file gets a descriptor,
- * so no mapping of it can exist.  There is no way back.
+ * Called by memfd_create(MFD_INACCESSIBLE) and KVM_CREATE_GUEST_MEMFD before
+ * the file gets a descriptor, so no mapping of it can exist.  There is no way
+ * back.
  *
  * Return: 0, or -EOPNOTSUPP if no backing store owns @file or its store
  * cannot keep userspace out.
@@ -152,6 +153,27 @@ int memfile_make_inaccessible(struct file *file)
 		   node->file_flags | MEMFILE_F_USER_INACCESSIBLE);
 	return 0;
 }
+EXPORT_SYMBOL_GPL(memfile_make_inaccessible);
+
+/**
+ * memfile_file_inaccessible - is @file a memfile host userspace cannot touch?
+ * @file: any file
+ *
+ * Called by a consumer before it registers, to tell a file it must refuse
+ * (not a memfile, or one that userspace can read) from one it could use but
+ * for another reason (owner, flags) memfile_register_notifier() gives.
+ *
+ * Return: true if a backing store owns @file and the file was created
+ * inaccessible.
+ */
+bool memfile_file_inaccessible(struct file *file)
+{
+	struct memfile_backing_store *bs;
+	struct memfile_node *node = memfile_lookup(file, &bs);
+
+	return node && (READ_ONCE(node->file_flags) & MEMFILE_F_USER_INACCESSIBLE);
+}
+EXPORT_SYMBOL_GPL(memfile_file_inaccessible);
 
 /**
  * memfile_notifier_invalidate_start - tell consumers a range is going away

@@ -170,6 +170,7 @@ int memfile_notifier_report_error(struct memfile_node *node,
 void memfile_notifier_flush_errors(void);
 
 /* For consumers. */
+bool memfile_file_inaccessible(struct file *file);
 int memfile_register_notifier(struct file *file, unsigned long flags,
 			      struct memfile_notifier *notifier);
 void memfile_unregister_notifier(struct memfile_notifier *notifier);
@@ -222,6 +223,11 @@ static inline int memfile_notifier_report_error(struct memfile_node *node,
 
 static inline void memfile_notifier_flush_errors(void)
 {
+}
+
+static inline bool memfile_file_inaccessible(struct file *file)
+{
+	return false;
 }
 
 static inline int memfile_register_notifier(struct file *file,

@@ -8,7 +8,6 @@
  * KVM_SET_MEMORY_ATTRIBUTES) and Documentation/mm/memfile_notifier.rst.
  */
 
-#include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/kvm_host.h>
 #include <linux/maple_tree.h>
@@ -33,6 +32,8 @@ struct kvm_private_memslot {
 	struct kvm *kvm;
 	/* The slot created with the binding; freed only after unbinding. */
 	struct kvm_memory_slot *slot;
+	/* The memfile; the registration holds it. */
+	struct file *file;
 	/* File index (PAGE_SIZE units) of slot->base_gfn. */
 	pgoff_t pgoff;
 	/*
@@ -411,11 +412,32 @@ static const struct memfile_notifier_ops kvm_private_notifier_ops = {
 	.invalidate_end = kvm_private_invalidate_end,
 };
 
+/* Does a memslot of @kvm bind [@start, @end) of @file, or part of it? */
+static bool kvm_private_range_bound(struct kvm *kvm, struct file *file,
+				    pgoff_t start, pgoff_t end)
+{
+	struct kvm_memory_slot *slot;
+	int i, bkt;
+
+	lockdep_assert_held(&kvm->slots_lock);
+	for (i = 0; i < KVM_ADDRESS_SPACE_NUM; i++) {
+		kvm_for_each_memslot(slot, bkt, __kvm_memslots(kvm, i)) {
+			struct kvm_private_memslot *priv = slot->private;
+
+			if (priv && priv->file == file && start <
+			    priv->pgoff + slot->npages && priv->pgoff < end)
+				return true;
+		}
+	}
+	return false;
+}
+
 /**
  * kvm_private_memslot_bind - give a new memslot its private half
  * @kvm:	the VM
  * @slot:	the memslot being created, not yet visible
- * @fd:		private_fd of KVM_SET_USER_MEMORY_REGION2
+ * @file:	the memfile: the inaccessible memfd of private_fd, or the
+ *		memfile behind a guest_memfd of this VM
  * @offset:	private_offset, in bytes, of the slot's first GFN in the file
  *
  * Called by __kvm_set_memory_region2() with slots_lock held, before
@@ -426,64 +448,53 @@ static const struct memfile_notifier_ops kvm_private_notifier_ops = {
  * reclaimed while the slot lives.  While the slot is bound no other VM can
  * bind the file, and once the guest has faulted a page in, no other VM ever
  * can (memfile_notifier's owner); a bind that fails claims nothing.  The
- * registration holds the file, so closing @fd does not take the memory from
- * the guest.
+ * registration holds the file, so closing the fd does not take the memory
+ * from the guest.
  *
- * Return: 0, or -EINVAL (@offset unaligned, or the slot does not fit in the
- * file), -EBADF (@fd is not open), -EOPNOTSUPP (not a memfile), -EPERM (not
- * created inaccessible, or another VM bound the file before), -EBUSY
- * (another consumer uses it with other flags), -ENOMEM.
+ * Return: 0, or -EINVAL (@offset unaligned, @file not an inaccessible
+ * memfile, or the slot does not fit in it), -EEXIST (another memslot binds
+ * part of the same range of @file), -EPERM (another VM's guest used the
+ * file), -EBUSY (another consumer uses it with other flags), -ENOMEM.
  */
 int kvm_private_memslot_bind(struct kvm *kvm, struct kvm_memory_slot *slot,
-			     unsigned int fd, u64 offset)
+			     struct file *file, u64 offset)
 {
 	u64 size = (u64)slot->npages << PAGE_SHIFT;
 	struct kvm_private_memslot *priv;
-	struct file *file;
+	pgoff_t pgoff;
 	int r;
 
 	if (!PAGE_ALIGNED(offset) || offset + size < offset)
 		return -EINVAL;
+	if (!memfile_file_inaccessible(file))
+		return -EINVAL;
+	if (offset + size > i_size_read(file_inode(file)))
+		return -EINVAL;
+	pgoff = offset >> PAGE_SHIFT;
+	if (kvm_private_range_bound(kvm, file, pgoff, pgoff + slot->npages))
+		return -EEXIST;
 
-	file = fget(fd);
-	if (!file)
-		return -EBADF;
-
-	r = -ENOMEM;
 	priv = kzalloc(sizeof(*priv), GFP_KERNEL_ACCOUNT);
 	if (!priv)
-		goto out_fput;
+		return -ENOMEM;
 
 	priv->kvm = kvm;
 	priv->slot = slot;
-	priv->pgoff = offset >> PAGE_SHIFT;
+	priv->file = file;
+	priv->pgoff = pgoff;
 	priv->notifier.ops = &kvm_private_notifier_ops;
-	/* The file's memory becomes this VM's, for the file's life. */
 	priv->notifier.owner = kvm->private_mem_owner;
 	r = memfile_register_notifier(file, MEMFILE_F_USER_INACCESSIBLE |
 					    MEMFILE_F_UNMOVABLE |
 					    MEMFILE_F_UNRECLAIMABLE,
 				      &priv->notifier);
-	if (r)
-		goto out_free;
-
-	/* Checked once registered: what the file is comes first. */
-	r = -EINVAL;
-	if (offset + size > i_size_read(file_inode(file)))
-		goto out_unregister;
+	if (r) {
+		kfree(priv);
+		return r;
+	}
 
 	slot->private = priv;
-	fput(file);
 	return 0;
-
-out_unregister:
-	memfile_unregister_notifier(&priv->notifier);
-out_free:
-	kfree(priv);
-
-out_fput:
-	fput(file);
-	return r;
 }
 
 /**

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Private memory of software-protected VMs, backed by inaccessible hugetlb
- * (2M, 1G) and shmem (4K) memfds: data, mapping levels (pages_4k/2m/1g),
- * conversions, punch hole, misaligned offsets, errors and bad input.
+ * Private memory of software-protected VMs, backed by hugetlb (2M, 1G) and
+ * shmem (4K) memory through either front end, an inaccessible memfd or a
+ * guest_memfd: data, mapping levels (pages_4k/2m/1g), conversions, punch
+ * hole, misaligned offsets, host MM events, errors and bad input.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -210,11 +211,14 @@ FIXTURE(private_mem) {
 	uint64_t size;		/* of the private memslot */
 	uint64_t nr_units;
 	struct mapping_counts base;
+	/* How the file refuses host userspace: read(), mmap(), another VM. */
+	int read_errno, mmap_errno, foreign_bind_errno;
 };
 
 FIXTURE_VARIANT(private_mem) {
 	uint64_t page_size;	/* 0: shmem */
 	uint64_t nr_units;
+	bool guest_memfd;	/* KVM_CREATE_GUEST_MEMFD, else a memfd */
 };
 
 FIXTURE_VARIANT_ADD(private_mem, hugetlb_2m) {
@@ -230,6 +234,24 @@ FIXTURE_VARIANT_ADD(private_mem, hugetlb_1g) {
 FIXTURE_VARIANT_ADD(private_mem, shmem_4k) {
 	.page_size = 0,
 	.nr_units = 1024,
+};
+
+FIXTURE_VARIANT_ADD(private_mem, guest_memfd_2m) {
+	.page_size = PG_SIZE_2M,
+	.nr_units = 8,
+	.guest_memfd = true,
+};
+
+FIXTURE_VARIANT_ADD(private_mem, guest_memfd_1g) {
+	.page_size = PG_SIZE_1G,
+	.nr_units = 2,
+	.guest_memfd = true,
+};
+
+FIXTURE_VARIANT_ADD(private_mem, guest_memfd_4k) {
+	.page_size = 0,
+	.nr_units = 1024,
+	.guest_memfd = true,
 };
 
 FIXTURE_SETUP(private_mem)
@@ -248,7 +270,13 @@ FIXTURE_SETUP(private_mem)
 	self->vm = vm_create_sw_protected_with_one_vcpu(&self->vcpu, 64,
 							guest_code);
 	vm_enable_conversion_exits(self->vm);
-	self->fd = memfd_private_create(self->size, variant->page_size);
+	self->fd = private_file_create(self->vm, variant->guest_memfd,
+				       self->size, variant->page_size);
+	/* A guest_memfd has no read or mmap at all; a memfd refuses them. */
+	self->read_errno = variant->guest_memfd ? EINVAL : EPERM;
+	self->mmap_errno = variant->guest_memfd ? ENODEV : EPERM;
+	/* Another VM's guest_memfd is no guest_memfd to a VM. */
+	self->foreign_bind_errno = variant->guest_memfd ? EINVAL : EPERM;
 	self->shared = vm_add_private_memslot(self->vm, PRIVATE_SLOT,
 					      PRIVATE_GPA, self->size,
 					      self->fd, 0);
@@ -318,11 +346,11 @@ TEST_F_TIMEOUT(private_mem, data_and_huge_mappings, TIMEOUT)
 	do_op(self->vcpu, OP_CHECK, PRIVATE_GPA, self->size, 0xa5a5);
 	expect_units_mapped(self->nr_units);
 
-	EXPECT_EQ(-1, pread(self->fd, &buf, sizeof(buf), 0));
-	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(-1, read(self->fd, &buf, sizeof(buf)));
+	EXPECT_EQ(self->read_errno, errno);
 	EXPECT_EQ(MAP_FAILED, mmap(NULL, self->unit, PROT_READ, MAP_SHARED,
 				   self->fd, 0));
-	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(self->mmap_errno, errno);
 	for (off = 0; off < self->size; off += PAGE_SIZE)
 		ASSERT_EQ(0, *(uint64_t *)((char *)self->shared + off));
 }
@@ -409,9 +437,10 @@ TEST_F_TIMEOUT(private_mem, security_matrix, TIMEOUT)
 	tmp_fd = open("/tmp", O_TMPFILE | O_RDWR, 0600);
 	ASSERT_LE(0, tmp_fd);
 
-	ksft_print_msg("security matrix (%s backing):\n",
+	ksft_print_msg("security matrix (%s backing, %s):\n",
 		       self->unit == PAGE_SIZE ? "shmem 4K" :
-		       self->unit == PG_SIZE_2M ? "hugetlb 2M" : "hugetlb 1G");
+		       self->unit == PG_SIZE_2M ? "hugetlb 2M" : "hugetlb 1G",
+		       variant->guest_memfd ? "guest_memfd" : "memfd");
 
 #define ROW(_path, _call)						\
 	do {								\
@@ -422,24 +451,24 @@ TEST_F_TIMEOUT(private_mem, security_matrix, TIMEOUT)
 			   self->size);					\
 	} while (0)
 
-	ROW("read(memfd)", read(self->fd, buf, len));
-	ROW("pread(memfd)", pread(self->fd, buf, len, 0));
-	ROW("readv(memfd)", readv(self->fd, &iov, 1));
-	ROW("write(memfd)", write(self->fd, buf, len));
-	ROW("read(memfd) after write", pread(self->fd, buf, len, 0));
+	ROW("read(fd)", read(self->fd, buf, len));
+	ROW("pread(fd)", pread(self->fd, buf, len, 0));
+	ROW("readv(fd)", readv(self->fd, &iov, 1));
+	ROW("write(fd)", write(self->fd, buf, len));
+	ROW("read(fd) after write", pread(self->fd, buf, len, 0));
 
-	ROW("mmap(memfd, MAP_SHARED)",
+	ROW("mmap(fd, MAP_SHARED)",
 	    map_and_copy(self->fd, MAP_SHARED, self->unit, buf, len));
-	ROW("mmap(memfd, MAP_PRIVATE)",
+	ROW("mmap(fd, MAP_PRIVATE)",
 	    map_and_copy(self->fd, MAP_PRIVATE, self->unit, buf, len));
 
-	ROW("splice(memfd -> pipe)",
+	ROW("splice(fd -> pipe)",
 	    splice(self->fd, NULL, pipe_fds[1], NULL, len, 0) < 0 ? -1 :
 	    read(pipe_fds[0], buf, len));
-	ROW("sendfile(memfd -> pipe)",
+	ROW("sendfile(fd -> pipe)",
 	    sendfile(pipe_fds[1], self->fd, NULL, len) < 0 ? -1 :
 	    read(pipe_fds[0], buf, len));
-	ROW("copy_file_range(memfd -> tmpfile)",
+	ROW("copy_file_range(fd -> tmpfile)",
 	    copy_file_range(self->fd, NULL, tmp_fd, NULL, len, 0) < 0 ? -1 :
 	    pread(tmp_fd, buf, len, 0));
 	/* The only host virtual addresses are the shared half's. */
@@ -473,10 +502,16 @@ TEST_F_TIMEOUT(private_mem, punched_pages_come_back_zeroed, TIMEOUT)
 		SKIP(return, "shmem pages go back to the page allocator, not a pool");
 
 	do_op(self->vcpu, OP_WRITE, PRIVATE_GPA, self->size, SECRET);
-	/* Half punched, the rest truncated away. */
+	/* Half punched, the rest truncated away (a guest_memfd: punched). */
 	ASSERT_EQ(0, fallocate(self->fd, FALLOC_FL_PUNCH_HOLE |
 			       FALLOC_FL_KEEP_SIZE, 0, self->unit));
-	ASSERT_EQ(0, ftruncate(self->fd, self->unit));
+	if (variant->guest_memfd) {
+		ASSERT_EQ(0, fallocate(self->fd, FALLOC_FL_PUNCH_HOLE |
+				       FALLOC_FL_KEEP_SIZE, self->unit,
+				       self->size - self->unit));
+	} else {
+		ASSERT_EQ(0, ftruncate(self->fd, self->unit));
+	}
 
 	nr_free = free_huge_pages(self->unit);
 	ASSERT_LE(self->nr_units - 1, nr_free);
@@ -533,17 +568,17 @@ TEST_F_TIMEOUT(private_mem, fd_passed_grants_nothing, TIMEOUT)
 		if (!cmsg || cmsg->cmsg_type != SCM_RIGHTS)
 			_exit(11);
 		memcpy(&fd, CMSG_DATA(cmsg), sizeof(fd));
-		if (read(fd, buf, sizeof(buf)) != -1 || errno != EPERM)
+		if (read(fd, buf, sizeof(buf)) != -1 || errno != self->read_errno)
 			_exit(12);
 		if (mmap(NULL, self->unit, PROT_READ, MAP_SHARED, fd, 0) !=
-		    MAP_FAILED || errno != EPERM)
+		    MAP_FAILED || errno != self->mmap_errno)
 			_exit(13);
 		/* Its own VM cannot bind the memory another VM owns. */
 		vm = vm_create_sw_protected_with_one_vcpu(&vcpu, 0, guest_code);
 		r = __vm_set_user_memory_region2(vm, PRIVATE_SLOT,
 						 KVM_MEM_PRIVATE, PRIVATE_GPA,
 						 self->size, self->shared, fd, 0);
-		if (r != -1 || errno != EPERM)
+		if (r != -1 || errno != self->foreign_bind_errno)
 			_exit(14);
 		kvm_vm_free(vm);
 		_exit(0);
@@ -638,6 +673,36 @@ TEST_F_TIMEOUT(private_mem, punch_one_page, TIMEOUT)
 }
 
 /*
+ * Punching one 4K page inside a huge page zeroes exactly that page: the
+ * store invalidates the huge page around it, whose mapping goes, and keeps
+ * the page (nothing returns to the pool); the guest then reads zeros at the
+ * punched page and its data everywhere else, and the huge page maps huge
+ * again.
+ */
+TEST_F_TIMEOUT(private_mem, punch_4k_inside_huge_page, TIMEOUT)
+{
+	uint64_t unit_gpa = PRIVATE_GPA + (self->nr_units - 1) * self->unit;
+	uint64_t page = unit_gpa + round_down(self->unit / 2, PAGE_SIZE);
+	long free_before = 0;
+
+	do_op(self->vcpu, OP_WRITE, PRIVATE_GPA, self->size, 0x9999);
+	expect_units_mapped(self->nr_units);
+	if (self->unit != PAGE_SIZE)
+		free_before = free_huge_pages(self->unit);
+
+	ASSERT_EQ(0, fallocate(self->fd, FALLOC_FL_PUNCH_HOLE |
+			       FALLOC_FL_KEEP_SIZE, page - PRIVATE_GPA,
+			       PAGE_SIZE));
+	expect_units_mapped(self->nr_units - 1);
+	if (self->unit != PAGE_SIZE)
+		EXPECT_EQ(free_before, free_huge_pages(self->unit));
+
+	do_check_alt(self->vcpu, PRIVATE_GPA, self->size, 0x9999, page,
+		     PAGE_SIZE, 0);
+	expect_units_mapped(self->nr_units);
+}
+
+/*
  * A slot whose private_offset is not congruent with its GFNs at the
  * backing page size still works, mapped one level smaller (4K for 2M
  * pages, 2M for 1G pages).
@@ -680,6 +745,11 @@ TEST_F_TIMEOUT(private_mem, store_error_exits, TIMEOUT)
 	long nr_free, nr_total;
 	int hog = -1;
 
+	if (self->unit == PAGE_SIZE && variant->guest_memfd) {
+		ASSERT_EQ(-1, ftruncate(self->fd, self->size / 2));
+		ASSERT_EQ(EINVAL, errno);
+		SKIP(return, "a guest_memfd has a fixed size and shmem no pool: nothing to take from under a 4K slot");
+	}
 	if (self->unit == PAGE_SIZE) {
 		ASSERT_EQ(0, ftruncate(self->fd, self->size / 2));
 		gpa = PRIVATE_GPA + self->size / 2;
@@ -986,10 +1056,15 @@ TEST(bad_private_memslots)
 		EXPECT_EQ(_err, errno);					\
 	} while (0)
 
-	/* The private half must be a whole range of an inaccessible memfile. */
+	/*
+	 * The private half must be a whole range of an inaccessible memfile
+	 * (or of a guest_memfd of this VM): any other file is EINVAL.
+	 */
 	EXPECT_ERRNO(EBADF, SET2(vm, KVM_MEM_PRIVATE, size, 1000, 0));
-	EXPECT_ERRNO(EOPNOTSUPP, SET2(vm, KVM_MEM_PRIVATE, size, pipe_fds[0], 0));
-	EXPECT_ERRNO(EPERM, SET2(vm, KVM_MEM_PRIVATE, size, plain_fd, 0));
+	EXPECT_ERRNO(EINVAL, SET2(vm, KVM_MEM_PRIVATE, size, pipe_fds[0], 0));
+	EXPECT_ERRNO(EINVAL, SET2(vm, KVM_MEM_PRIVATE, size, plain_fd, 0));
+	EXPECT_ERRNO(EINVAL, SET2(vm, KVM_MEM_PRIVATE, size, vm->fd, 0));
+	EXPECT_ERRNO(EINVAL, SET2(vm, KVM_MEM_PRIVATE, size, vm->kvm_fd, 0));
 	EXPECT_ERRNO(EINVAL, SET2(vm, KVM_MEM_PRIVATE, size, fd, 1));
 	EXPECT_ERRNO(EINVAL, SET2(vm, KVM_MEM_PRIVATE, size, fd, PAGE_SIZE));
 	EXPECT_ERRNO(EINVAL, SET2(vm, KVM_MEM_PRIVATE, size, fd, -PAGE_SIZE));
@@ -1023,6 +1098,17 @@ TEST(bad_private_memslots)
 
 	/* None of the failures left a registration: the file still binds. */
 	ASSERT_EQ(0, SET2(vm, KVM_MEM_PRIVATE, size, fd, 0));
+
+	/* Two memslots may not bind overlapping ranges of one file. */
+	EXPECT_ERRNO(EEXIST, __vm_set_user_memory_region2(vm, OTHER_SLOT,
+			KVM_MEM_PRIVATE, OTHER_GPA, PG_SIZE_2M, shared, fd,
+			size - PG_SIZE_2M));
+	EXPECT_EQ(0, ftruncate(fd, 2 * size));
+	EXPECT_EQ(0, __vm_set_user_memory_region2(vm, OTHER_SLOT,
+			KVM_MEM_PRIVATE, OTHER_GPA, PG_SIZE_2M, shared, fd,
+			size));
+	EXPECT_EQ(0, __vm_set_user_memory_region2(vm, OTHER_SLOT,
+			KVM_MEM_PRIVATE, OTHER_GPA, 0, NULL, 0, 0));
 
 	/* A private slot can be neither moved nor changed, only deleted. */
 	region.pad1 = 0;

@@ -7,6 +7,7 @@
 #ifndef SELFTEST_KVM_PRIVATE_MEM_H
 #define SELFTEST_KVM_PRIVATE_MEM_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "kvm_util.h"
@@ -21,6 +22,20 @@
  * (4K), else a hugetlb page size (2M, 1G).  Sized to @size bytes.
  */
 int memfd_private_create(uint64_t size, uint64_t page_size);
+
+/* KVM_CREATE_GUEST_MEMFD flags for memory of @page_size (0: 4K shmem). */
+uint64_t guest_memfd_flags(uint64_t page_size);
+
+/* KVM_CREATE_GUEST_MEMFD on @vm: the fd, or -1 with errno. */
+int __vm_create_guest_memfd(struct kvm_vm *vm, uint64_t size, uint64_t flags);
+int vm_create_guest_memfd(struct kvm_vm *vm, uint64_t size, uint64_t flags);
+
+/*
+ * The file of a private memslot of @vm: a guest_memfd if @guest_memfd, else
+ * an inaccessible memfd; of @page_size as for memfd_private_create().
+ */
+int private_file_create(struct kvm_vm *vm, bool guest_memfd, uint64_t size,
+			uint64_t page_size);
 
 /*
  * A counter of the huge page pool of @page_size (2M, 1G) from sysfs:

@@ -41,6 +41,48 @@ int memfd_private_create(uint64_t size, uint64_t page_size)
 	return fd;
 }
 
+uint64_t guest_memfd_flags(uint64_t page_size)
+{
+	switch (page_size) {
+	case 0:
+		return 0;
+	case PG_SIZE_2M:
+		return GUEST_MEMFD_HUGETLB_2MB;
+	case PG_SIZE_1G:
+		return GUEST_MEMFD_HUGETLB_1GB;
+	}
+	TEST_FAIL("no guest_memfd of page size 0x%lx", page_size);
+	return 0;
+}
+
+int __vm_create_guest_memfd(struct kvm_vm *vm, uint64_t size, uint64_t flags)
+{
+	struct kvm_create_guest_memfd args = {
+		.size = size,
+		.flags = flags,
+	};
+
+	return ioctl(vm->fd, KVM_CREATE_GUEST_MEMFD, &args);
+}
+
+int vm_create_guest_memfd(struct kvm_vm *vm, uint64_t size, uint64_t flags)
+{
+	int fd = __vm_create_guest_memfd(vm, size, flags);
+
+	TEST_ASSERT(fd >= 0, "KVM_CREATE_GUEST_MEMFD(size 0x%lx, flags 0x%lx): %s",
+		    size, flags, strerror(errno));
+	return fd;
+}
+
+int private_file_create(struct kvm_vm *vm, bool guest_memfd, uint64_t size,
+			uint64_t page_size)
+{
+	if (guest_memfd)
+		return vm_create_guest_memfd(vm, size,
+					     guest_memfd_flags(page_size));
+	return memfd_private_create(size, page_size);
+}
+
 /* The sysfs file @what of the huge page pool of @page_size. */
 static FILE *hugepage_pool_open(uint64_t page_size, const char *what,
 				const char *mode)

@@ -1,0 +1,406 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * guest_memfd (KVM_CREATE_GUEST_MEMFD) as a file, for 4K shmem and 2M/1G
+ * hugetlb memory: creation rules, no I/O, fstat(), fallocate() rules, the
+ * huge page rounding of allocation and punch with exact pool counts, the
+ * binding rules, and the lifetimes of the VM and of the file.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <linux/falloc.h>
+
+#include "kvm_util.h"
+#include "processor.h"
+#include "private_mem.h"
+
+/* kvm_util's ASSERT_EQ() gives way to the harness's. */
+#undef ASSERT_EQ
+#include "../kselftest_harness.h"
+
+#define PRIVATE_GPA	(4ULL << 30)
+#define PRIVATE_SLOT	10
+#define OTHER_GPA	(8ULL << 30)
+#define OTHER_SLOT	11
+#define SEED		0x6e6d656dULL
+#define TIMEOUT		300
+
+#define KEEP		FALLOC_FL_KEEP_SIZE
+#define PUNCH		(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE)
+
+#define EXPECT_ERRNO(_err, _call)					\
+	do {								\
+		errno = 0;						\
+		EXPECT_EQ(-1, _call);					\
+		EXPECT_EQ(_err, errno);					\
+	} while (0)
+
+/* Guest: write, then check, one word per page of [gpa, +size). */
+static void guest_code(uint64_t gpa, uint64_t size)
+{
+	uint64_t p;
+
+	for (p = gpa; p < gpa + size; p += PAGE_SIZE)
+		WRITE_ONCE(*(uint64_t *)p, p ^ SEED);
+	GUEST_SYNC(0);
+	for (p = gpa; p < gpa + size; p += PAGE_SIZE)
+		GUEST_ASSERT_2(READ_ONCE(*(uint64_t *)p) == (p ^ SEED), p,
+			       READ_ONCE(*(uint64_t *)p));
+	GUEST_DONE();
+}
+
+static void run_expect(struct kvm_vcpu *vcpu, int want)
+{
+	struct ucall uc;
+
+	vcpu_run(vcpu);
+	switch (get_ucall(vcpu, &uc)) {
+	case UCALL_ABORT:
+		REPORT_GUEST_ASSERT_2(uc, "gpa 0x%lx read 0x%lx");
+		break;
+	default:
+		TEST_ASSERT(uc.cmd == want, "ucall %lu, want %d, exit %u (%s)",
+			    uc.cmd, want, vcpu->run->exit_reason,
+			    exit_reason_str(vcpu->run->exit_reason));
+	}
+}
+
+FIXTURE(gmem) {
+	struct kvm_vm *vm;
+	struct kvm_vcpu *vcpu;
+	uint64_t unit;		/* the page size of the memory */
+	uint64_t size;		/* of the guest_memfd under test */
+	uint64_t flags;
+	int fd;
+};
+
+FIXTURE_VARIANT(gmem) {
+	uint64_t page_size;	/* 0: shmem */
+	uint64_t nr_units;
+};
+
+FIXTURE_VARIANT_ADD(gmem, shmem_4k) {
+	.page_size = 0,
+	.nr_units = 16,
+};
+
+FIXTURE_VARIANT_ADD(gmem, hugetlb_2m) {
+	.page_size = PG_SIZE_2M,
+	.nr_units = 4,
+};
+
+FIXTURE_VARIANT_ADD(gmem, hugetlb_1g) {
+	.page_size = PG_SIZE_1G,
+	.nr_units = 2,
+};
+
+FIXTURE_SETUP(gmem)
+{
+	self->unit = variant->page_size ? variant->page_size : PAGE_SIZE;
+	self->size = self->unit * variant->nr_units;
+	self->flags = guest_memfd_flags(variant->page_size);
+	self->fd = -1;
+	self->vm = NULL;
+	if (variant->page_size &&
+	    free_huge_pages(variant->page_size) < (long)variant->nr_units)
+		SKIP(return, "needs %lu free %luM huge pages (boot with hugepages=)",
+		     variant->nr_units, variant->page_size >> 20);
+
+	self->vm = vm_create_sw_protected_with_one_vcpu(&self->vcpu, 64,
+							guest_code);
+	self->fd = vm_create_guest_memfd(self->vm, self->size, self->flags);
+}
+
+FIXTURE_TEARDOWN(gmem)
+{
+	if (self->fd >= 0)
+		close(self->fd);
+	if (self->vm)
+		kvm_vm_free(self->vm);
+}
+
+/* Free huge pages of the variant's size; 0 for shmem, which has no pool. */
+static long pool_free(uint64_t unit)
+{
+	return unit == PAGE_SIZE ? 0 : free_huge_pages(unit);
+}
+
+/* Every bad KVM_CREATE_GUEST_MEMFD fails with EINVAL; a default VM may create. */
+TEST_F(gmem, create_rules)
+{
+	struct kvm_create_guest_memfd args = {
+		.size = self->unit, .flags = self->flags,
+	};
+	static const unsigned int bad_logs[] = { 1, 12, 13, 20, 22, 29, 31, 63 };
+	struct kvm_vm *default_vm;
+	unsigned int i;
+	int fd;
+
+	EXPECT_ERRNO(EINVAL, __vm_create_guest_memfd(self->vm, 0, self->flags));
+	EXPECT_ERRNO(EINVAL, __vm_create_guest_memfd(self->vm, PAGE_SIZE - 1,
+						     self->flags));
+	EXPECT_ERRNO(EINVAL, __vm_create_guest_memfd(self->vm, self->unit + 1,
+						     self->flags));
+	if (self->unit > PAGE_SIZE) {
+		/* Whole huge pages only. */
+		EXPECT_ERRNO(EINVAL, __vm_create_guest_memfd(self->vm, PAGE_SIZE,
+							     self->flags));
+		EXPECT_ERRNO(EINVAL, __vm_create_guest_memfd(self->vm,
+					self->unit + PAGE_SIZE, self->flags));
+	}
+	for (i = 0; i < GUEST_MEMFD_HUGETLB_SHIFT; i++)
+		EXPECT_ERRNO(EINVAL, __vm_create_guest_memfd(self->vm, self->unit,
+							     self->flags | BIT_ULL(i)));
+	/* Page sizes the host has no pool of. */
+	for (i = 0; i < ARRAY_SIZE(bad_logs); i++)
+		EXPECT_ERRNO(EINVAL, __vm_create_guest_memfd(self->vm, PG_SIZE_1G,
+				(uint64_t)bad_logs[i] << GUEST_MEMFD_HUGETLB_SHIFT));
+	for (i = 0; i < ARRAY_SIZE(args.reserved); i++) {
+		args.reserved[i] = 1;
+		EXPECT_ERRNO(EINVAL, ioctl(self->vm->fd, KVM_CREATE_GUEST_MEMFD,
+					   &args));
+		args.reserved[i] = 0;
+	}
+
+	/* Any VM type creates; only VMs with private memory bind. */
+	default_vm = vm_create_barebones();
+	fd = __vm_create_guest_memfd(default_vm, self->unit, self->flags);
+	EXPECT_LE(0, fd);
+	EXPECT_ERRNO(EINVAL, __vm_set_user_memory_region2(default_vm,
+			PRIVATE_SLOT, KVM_MEM_GUEST_MEMFD, PRIVATE_GPA,
+			self->unit, NULL, fd, 0));
+	close(fd);
+	EXPECT_EQ(0, ioctl(default_vm->fd, KVM_CHECK_EXTENSION,
+			   KVM_CAP_GUEST_MEMFD));
+	kvm_vm_free(default_vm);
+	EXPECT_EQ(1, ioctl(self->vm->fd, KVM_CHECK_EXTENSION,
+			   KVM_CAP_GUEST_MEMFD));
+	EXPECT_EQ(1, kvm_check_cap(KVM_CAP_GUEST_MEMFD));
+}
+
+/* No read, write or map, no truncate: the memory is the guest's. */
+TEST_F(gmem, no_io)
+{
+	char buf[64];
+	void *map;
+
+	EXPECT_ERRNO(EINVAL, read(self->fd, buf, sizeof(buf)));
+	EXPECT_ERRNO(EINVAL, write(self->fd, buf, sizeof(buf)));
+	/* Not even seekable, as upstream's. */
+	EXPECT_ERRNO(ESPIPE, pread(self->fd, buf, sizeof(buf), 0));
+	EXPECT_ERRNO(ESPIPE, pwrite(self->fd, buf, sizeof(buf), 0));
+	map = mmap(NULL, self->unit, PROT_READ, MAP_SHARED, self->fd, 0);
+	EXPECT_EQ(MAP_FAILED, map);
+	EXPECT_EQ(ENODEV, errno);
+	map = mmap(NULL, self->unit, PROT_READ, MAP_PRIVATE, self->fd, 0);
+	EXPECT_EQ(MAP_FAILED, map);
+	EXPECT_EQ(ENODEV, errno);
+	EXPECT_ERRNO(EINVAL, ftruncate(self->fd, 2 * self->size));
+	EXPECT_ERRNO(EINVAL, ftruncate(self->fd, 0));
+}
+
+/* fstat(): a regular file of the size asked, st_blksize the page size. */
+TEST_F(gmem, fstat_and_inodes)
+{
+	struct stat st, st2;
+	int fd2;
+
+	ASSERT_EQ(0, fstat(self->fd, &st));
+	EXPECT_TRUE(S_ISREG(st.st_mode));
+	EXPECT_EQ(self->size, (uint64_t)st.st_size);
+	EXPECT_EQ(self->unit, (uint64_t)st.st_blksize);
+
+	/* Each guest_memfd is an inode of its own. */
+	fd2 = vm_create_guest_memfd(self->vm, self->unit, self->flags);
+	ASSERT_EQ(0, fstat(fd2, &st2));
+	EXPECT_NE(st.st_ino, st2.st_ino);
+	EXPECT_EQ(self->unit, (uint64_t)st2.st_size);
+	ASSERT_EQ(0, fstat(self->fd, &st));
+	EXPECT_EQ(self->size, (uint64_t)st.st_size);
+	close(fd2);
+}
+
+/* fallocate(): KEEP_SIZE, PAGE_SIZE units, allocation inside the file. */
+TEST_F(gmem, fallocate_rules)
+{
+	static const struct { uint64_t offset, len; } unaligned[] = {
+		{ 0, 1 }, { 0, PAGE_SIZE - 1 }, { 0, PAGE_SIZE + 1 },
+		{ 1, 1 }, { 1, PAGE_SIZE - 1 }, { 1, PAGE_SIZE },
+		{ 1, PAGE_SIZE + 1 }, { PAGE_SIZE, 1 },
+		{ PAGE_SIZE, PAGE_SIZE - 1 }, { PAGE_SIZE, PAGE_SIZE + 1 },
+	};
+	uint64_t size = self->size;
+	unsigned int i;
+
+	EXPECT_ERRNO(EOPNOTSUPP, fallocate(self->fd, 0, 0, PAGE_SIZE));
+	EXPECT_ERRNO(EOPNOTSUPP, fallocate(self->fd, FALLOC_FL_KEEP_SIZE |
+					   FALLOC_FL_ZERO_RANGE, 0, PAGE_SIZE));
+	for (i = 0; i < ARRAY_SIZE(unaligned); i++) {
+		EXPECT_ERRNO(EINVAL, fallocate(self->fd, PUNCH,
+					       unaligned[i].offset,
+					       unaligned[i].len));
+		EXPECT_ERRNO(EINVAL, fallocate(self->fd, KEEP,
+					       unaligned[i].offset,
+					       unaligned[i].len));
+	}
+
+	EXPECT_EQ(0, fallocate(self->fd, KEEP, 0, size));
+	EXPECT_ERRNO(EINVAL, fallocate(self->fd, KEEP, size, PAGE_SIZE));
+	EXPECT_ERRNO(EINVAL, fallocate(self->fd, KEEP, size - PAGE_SIZE,
+				       2 * PAGE_SIZE));
+	EXPECT_ERRNO(EINVAL, fallocate(self->fd, KEEP, size + PAGE_SIZE,
+				       PAGE_SIZE));
+	EXPECT_EQ(0, fallocate(self->fd, PUNCH, size, PAGE_SIZE));
+	EXPECT_EQ(0, fallocate(self->fd, PUNCH, size + PAGE_SIZE, PAGE_SIZE));
+	EXPECT_EQ(0, fallocate(self->fd, PUNCH, PAGE_SIZE, PAGE_SIZE));
+	EXPECT_EQ(0, fallocate(self->fd, KEEP, PAGE_SIZE, PAGE_SIZE));
+	EXPECT_EQ(0, fallocate(self->fd, PUNCH, 0, size));
+}
+
+/*
+ * Huge pages: allocating any 4K range allocates its whole huge page,
+ * punching part of one keeps it, punching whole ones returns them to the
+ * pool.  HugePages_Free is exact after every step.
+ */
+TEST_F(gmem, huge_page_rounding)
+{
+	long start = pool_free(self->unit);
+	uint64_t u = self->unit;
+
+	if (u == PAGE_SIZE)
+		SKIP(return, "4K shmem pages: nothing to round, no pool to count");
+
+	ASSERT_EQ(0, fallocate(self->fd, KEEP, u + 5 * PAGE_SIZE, PAGE_SIZE));
+	EXPECT_EQ(start - 1, pool_free(u));
+	/* The rest of that huge page is there already. */
+	ASSERT_EQ(0, fallocate(self->fd, KEEP, u, u));
+	EXPECT_EQ(start - 1, pool_free(u));
+	/* A range across two huge pages takes both. */
+	ASSERT_EQ(0, fallocate(self->fd, KEEP, u - PAGE_SIZE, 2 * PAGE_SIZE));
+	EXPECT_EQ(start - 2, pool_free(u));
+
+	/* Part of a huge page: zeroed, kept. */
+	ASSERT_EQ(0, fallocate(self->fd, PUNCH, u + PAGE_SIZE, u - 2 * PAGE_SIZE));
+	EXPECT_EQ(start - 2, pool_free(u));
+	/* A whole one: back to the pool. */
+	ASSERT_EQ(0, fallocate(self->fd, PUNCH, u, u));
+	EXPECT_EQ(start - 1, pool_free(u));
+	ASSERT_EQ(0, fallocate(self->fd, PUNCH, 0, self->size));
+	EXPECT_EQ(start, pool_free(u));
+	EXPECT_EQ(0, hugepage_pool_value(u, "resv_hugepages"));
+}
+
+/* Which files a private memslot binds, and which ranges of them. */
+TEST_F(gmem, binding_rules)
+{
+	uint64_t u = self->unit, size = self->size;
+	struct kvm_vcpu *other_vcpu;
+	struct kvm_vm *other;
+	int other_fd;
+
+#define BIND(_vm, _slot, _gpa, _size, _fd, _off)			\
+	__vm_set_user_memory_region2(_vm, _slot, KVM_MEM_GUEST_MEMFD, _gpa, \
+				     _size, NULL, _fd, _off)
+
+	other = vm_create_sw_protected_with_one_vcpu(&other_vcpu, 0, guest_code);
+	other_fd = vm_create_guest_memfd(other, u, self->flags);
+	/* Another VM's guest_memfd is no guest_memfd to this VM. */
+	EXPECT_ERRNO(EINVAL, BIND(self->vm, PRIVATE_SLOT, PRIVATE_GPA, u,
+				  other_fd, 0));
+	EXPECT_EQ(0, BIND(other, PRIVATE_SLOT, PRIVATE_GPA, u, other_fd, 0));
+	close(other_fd);
+	kvm_vm_free(other);
+
+	EXPECT_ERRNO(EINVAL, BIND(self->vm, PRIVATE_SLOT, PRIVATE_GPA, u,
+				  self->fd, PAGE_SIZE / 2));
+	EXPECT_ERRNO(EINVAL, BIND(self->vm, PRIVATE_SLOT, PRIVATE_GPA, size,
+				  self->fd, PAGE_SIZE));
+	EXPECT_ERRNO(EINVAL, BIND(self->vm, PRIVATE_SLOT, PRIVATE_GPA,
+				  size + u, self->fd, 0));
+
+	/* Disjoint ranges bind; overlapping ones do not. */
+	ASSERT_EQ(0, BIND(self->vm, PRIVATE_SLOT, PRIVATE_GPA, u, self->fd, 0));
+	EXPECT_ERRNO(EEXIST, BIND(self->vm, OTHER_SLOT, OTHER_GPA, u,
+				  self->fd, u - PAGE_SIZE));
+	EXPECT_ERRNO(EEXIST, BIND(self->vm, OTHER_SLOT, OTHER_GPA, u,
+				  self->fd, 0));
+	EXPECT_EQ(0, BIND(self->vm, OTHER_SLOT, OTHER_GPA, u, self->fd, u));
+	/* A deleted slot frees its range. */
+	EXPECT_EQ(0, BIND(self->vm, PRIVATE_SLOT, PRIVATE_GPA, 0, self->fd, 0));
+	EXPECT_EQ(0, BIND(self->vm, PRIVATE_SLOT, PRIVATE_GPA, u, self->fd, 0));
+#undef BIND
+}
+
+/*
+ * The guest_memfd keeps the VM's memory state: with the VM fd closed first,
+ * fallocate() still allocates and punches; closing the guest_memfd then
+ * ends the VM and gives every page back.
+ */
+TEST_F(gmem, vm_fd_closed_first)
+{
+	long start = pool_free(self->unit);
+
+	vm_set_user_memory_region2(self->vm, PRIVATE_SLOT, KVM_MEM_GUEST_MEMFD,
+				   PRIVATE_GPA, self->size, NULL, self->fd, 0);
+	kvm_vm_free(self->vm);
+	self->vm = NULL;
+
+	EXPECT_EQ(0, fallocate(self->fd, KEEP, 0, self->size));
+	if (self->unit > PAGE_SIZE)
+		EXPECT_EQ(start - (long)(self->size / self->unit),
+			  pool_free(self->unit));
+	EXPECT_EQ(0, fallocate(self->fd, PUNCH, 0, self->unit));
+	EXPECT_EQ(0, close(self->fd));
+	self->fd = -1;
+	EXPECT_EQ(start, pool_free(self->unit));
+}
+
+/*
+ * Closing the guest_memfd takes nothing from a running guest: it keeps its
+ * data; deleting the memslot then gives the pages back.
+ */
+TEST_F_TIMEOUT(gmem, fd_closed_first, TIMEOUT)
+{
+	long start = pool_free(self->unit);
+
+	vm_add_private_memslot(self->vm, PRIVATE_SLOT, PRIVATE_GPA, self->size,
+			       self->fd, 0);
+	vm_mem_set_private(self->vm, PRIVATE_GPA, self->size);
+	vcpu_args_set(self->vcpu, 2, PRIVATE_GPA, self->size);
+	run_expect(self->vcpu, UCALL_SYNC);
+	EXPECT_EQ(0, close(self->fd));
+	self->fd = -1;
+	run_expect(self->vcpu, UCALL_DONE);
+
+	vm_set_user_memory_region2(self->vm, PRIVATE_SLOT, KVM_MEM_GUEST_MEMFD,
+				   PRIVATE_GPA, 0, NULL, 0, 0);
+	EXPECT_EQ(start, pool_free(self->unit));
+}
+
+/* Many guest_memfds on one VM, each bound to a slot, each its own inode. */
+TEST_F(gmem, many_per_vm)
+{
+	struct stat st[8];
+	int fds[8], i, j;
+
+	for (i = 0; i < 8; i++) {
+		fds[i] = vm_create_guest_memfd(self->vm, self->unit, 0);
+		ASSERT_EQ(0, fstat(fds[i], &st[i]));
+		for (j = 0; j < i; j++)
+			EXPECT_NE(st[j].st_ino, st[i].st_ino);
+		EXPECT_EQ(0, __vm_set_user_memory_region2(self->vm,
+				PRIVATE_SLOT + i, KVM_MEM_GUEST_MEMFD,
+				PRIVATE_GPA + i * self->unit, self->unit,
+				NULL, fds[i], 0));
+	}
+	for (i = 0; i < 8; i++)
+		close(fds[i]);
+}
+
+TEST_HARNESS_MAIN

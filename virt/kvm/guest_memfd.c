@@ -1,0 +1,247 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * guest_memfd: upstream's KVM_CREATE_GUEST_MEMFD ABI on top of the memfile
+ * backing stores, with huge pages.
+ *
+ * A guest_memfd is a small file in front of an inaccessible memfile that KVM
+ * creates with it: a shmem file (4K pages), or a hugetlbfs file when the
+ * flags name a huge page size.  Binding a memslot to a guest_memfd binds
+ * that memfile exactly as KVM_MEM_PRIVATE binds an inaccessible memfd, so
+ * both front ends share one fault path, one set of rounded invalidations
+ * and one way to map 2M/1G pages.  The front end adds upstream's file
+ * semantics: the file belongs to the VM that created it, has a fixed size,
+ * cannot be read, written, mapped or truncated, and is allocated and
+ * punched with fallocate(FALLOC_FL_KEEP_SIZE) in PAGE_SIZE units.
+ *
+ * Lifetime follows upstream: a guest_memfd holds its VM, so the VM's memory
+ * state outlives the VM fd.  A memslot holds the memfile, not the
+ * guest_memfd, so closing the guest_memfd neither pins the VM through its
+ * own memslots nor takes memory from the guest.
+ *
+ * See Documentation/virt/kvm/api.rst, KVM_CREATE_GUEST_MEMFD.
+ */
+
+#include <linux/anon_inodes.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/falloc.h>
+#include <linux/hugetlb.h>
+#include <linux/kvm_host.h>
+#include <linux/memfile_notifier.h>
+#include <linux/mman.h>
+#include <linux/shmem_fs.h>
+#include <linux/slab.h>
+
+#include "kvm_mm.h"
+
+#define GUEST_MEMFD_VALID_FLAGS \
+	((u64)GUEST_MEMFD_HUGETLB_MASK << GUEST_MEMFD_HUGETLB_SHIFT)
+
+struct kvm_gmem {
+	/* The VM that created the file, referenced while the file lives. */
+	struct kvm *kvm;
+	/* The memfile whose pages the file stands for. */
+	struct file *memfile;
+};
+
+static long kvm_gmem_fallocate(struct file *file, int mode, loff_t offset,
+			       loff_t len)
+{
+	struct kvm_gmem *gmem = file->private_data;
+
+	if (!(mode & FALLOC_FL_KEEP_SIZE) ||
+	    mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE))
+		return -EOPNOTSUPP;
+	if (!PAGE_ALIGNED(offset) || !PAGE_ALIGNED(len))
+		return -EINVAL;
+	/* Punching past the end is a no-op; allocating there is not. */
+	if (!(mode & FALLOC_FL_PUNCH_HOLE) &&
+	    offset + len > i_size_read(file_inode(file)))
+		return -EINVAL;
+
+	/* The store rounds to its pages and tells the memslots. */
+	return vfs_fallocate(gmem->memfile, mode, offset, len);
+}
+
+static int kvm_gmem_release(struct inode *inode, struct file *file)
+{
+	struct kvm_gmem *gmem = file->private_data;
+
+	fput(gmem->memfile);
+	kvm_put_kvm(gmem->kvm);
+	kfree(gmem);
+	return 0;
+}
+
+static const struct file_operations kvm_gmem_fops = {
+	.release	= kvm_gmem_release,
+	.fallocate	= kvm_gmem_fallocate,
+};
+
+/* The size is fixed at creation: no truncate, no chmod. */
+static int kvm_gmem_setattr(struct user_namespace *mnt_userns,
+			    struct dentry *dentry, struct iattr *attr)
+{
+	return -EINVAL;
+}
+
+static const struct inode_operations kvm_gmem_iops = {
+	.setattr	= kvm_gmem_setattr,
+};
+
+/*
+ * The memfile behind a new guest_memfd: shmem for @page_shift PAGE_SHIFT,
+ * else hugetlbfs pages of 2^@page_shift bytes, which the host must have a
+ * pool of.  Sized to @size, nothing allocated or reserved, inaccessible.
+ */
+static struct file *kvm_gmem_memfile_create(u64 size, unsigned int page_shift)
+{
+	struct file *file;
+	int r;
+
+	if (page_shift == PAGE_SHIFT) {
+		file = shmem_file_setup("kvm-gmem", size, VM_NORESERVE);
+	} else {
+#ifdef CONFIG_HUGETLBFS
+		file = hugetlb_file_setup("kvm-gmem", size, VM_NORESERVE,
+					  HUGETLB_ANONHUGE_INODE, page_shift);
+#else
+		file = ERR_PTR(-EINVAL);
+#endif
+	}
+	if (IS_ERR(file))
+		return file;
+
+	r = memfile_make_inaccessible(file);
+	if (r) {
+		fput(file);
+		return ERR_PTR(r);
+	}
+	return file;
+}
+
+/* The page shift that KVM_CREATE_GUEST_MEMFD's @flags ask for, or -EINVAL. */
+static int kvm_gmem_page_shift(u64 flags)
+{
+	unsigned int log = (flags >> GUEST_MEMFD_HUGETLB_SHIFT) &
+			   GUEST_MEMFD_HUGETLB_MASK;
+
+	if (!log)
+		return PAGE_SHIFT;
+#ifdef CONFIG_HUGETLBFS
+	/* hstate_sizelog(0) is the default size: 0 was handled above. */
+	if (hstate_sizelog(log))
+		return log;
+#endif
+	return -EINVAL;
+}
+
+/**
+ * kvm_gmem_create - KVM_CREATE_GUEST_MEMFD
+ * @kvm:	the VM the file belongs to
+ * @args:	size, flags and reserved words, copied from userspace
+ *
+ * Called from the VM ioctl of any VM type; only a VM with private memory
+ * can bind the file.  Allocates nothing: pages come on fallocate() or on
+ * the guest's first access.
+ *
+ * Return: a new file descriptor, or -EINVAL (@args->size zero or not a
+ * multiple of the page size, unknown flags, nonzero reserved words, a
+ * huge page size the host has no pool for), -ENOMEM, -EMFILE, -ENFILE.
+ */
+int kvm_gmem_create(struct kvm *kvm, const struct kvm_create_guest_memfd *args)
+{
+	struct kvm_gmem *gmem;
+	struct inode *inode;
+	struct file *file;
+	int page_shift, fd, r;
+
+	if (memchr_inv(args->reserved, 0, sizeof(args->reserved)) ||
+	    args->flags & ~GUEST_MEMFD_VALID_FLAGS)
+		return -EINVAL;
+	page_shift = kvm_gmem_page_shift(args->flags);
+	if (page_shift < 0)
+		return page_shift;
+	if (!args->size || args->size > MAX_LFS_FILESIZE ||
+	    !IS_ALIGNED(args->size, 1ULL << page_shift))
+		return -EINVAL;
+
+	gmem = kzalloc(sizeof(*gmem), GFP_KERNEL_ACCOUNT);
+	if (!gmem)
+		return -ENOMEM;
+	gmem->memfile = kvm_gmem_memfile_create(args->size, page_shift);
+	if (IS_ERR(gmem->memfile)) {
+		r = PTR_ERR(gmem->memfile);
+		goto err_free;
+	}
+
+	fd = get_unused_fd_flags(0);
+	if (fd < 0) {
+		r = fd;
+		goto err_memfile;
+	}
+
+	/* An inode of its own: fstat() tells each guest_memfd apart. */
+	file = anon_inode_getfile_secure("[kvm-gmem]", &kvm_gmem_fops, gmem,
+					 O_RDWR, NULL);
+	if (IS_ERR(file)) {
+		r = PTR_ERR(file);
+		goto err_fd;
+	}
+	file->f_flags |= O_LARGEFILE;
+	/*
+	 * Its pages are the memfile's: code that asks a file for its page
+	 * cache (fadvise, memory-failure injection) finds them there.
+	 */
+	file->f_mapping = gmem->memfile->f_mapping;
+
+	inode = file_inode(file);
+	/* A regular file to the VFS, so that fallocate() reaches us. */
+	inode->i_mode |= S_IFREG;
+	inode->i_op = &kvm_gmem_iops;
+	inode->i_size = args->size;
+	/* fstat()'s st_blksize: the page size of the memory behind it. */
+	inode->i_blkbits = page_shift;
+
+	kvm_get_kvm(kvm);
+	gmem->kvm = kvm;
+	fd_install(fd, file);
+	return fd;
+
+err_fd:
+	put_unused_fd(fd);
+err_memfile:
+	fput(gmem->memfile);
+err_free:
+	kfree(gmem);
+	return r;
+}
+
+/**
+ * kvm_gmem_fget_memfile - the memfile KVM_SET_USER_MEMORY_REGION2 binds
+ * @kvm:	the VM whose memslot is being created
+ * @fd:		private_fd (upstream: guest_memfd) of the memslot
+ *
+ * Called by __kvm_set_memory_region2() with slots_lock held.  A guest_memfd
+ * stands for its memfile, if @kvm created it; any other file is returned
+ * as it is, for kvm_private_memslot_bind() to accept or refuse.
+ *
+ * Return: the file, referenced; ERR_PTR(-EBADF) if @fd is not open, or
+ * ERR_PTR(-EINVAL) if it is another VM's guest_memfd.
+ */
+struct file *kvm_gmem_fget_memfile(struct kvm *kvm, unsigned int fd)
+{
+	struct file *file = fget(fd);
+	struct kvm_gmem *gmem;
+	struct file *memfile;
+
+	if (!file)
+		return ERR_PTR(-EBADF);
+	if (file->f_op != &kvm_gmem_fops)
+		return file;
+
+	gmem = file->private_data;
+	memfile = gmem->kvm == kvm ? get_file(gmem->memfile) : ERR_PTR(-EINVAL);
+	fput(file);
+	return memfile;
+}
