@@ -3,7 +3,8 @@
  * private_mem_bench: what huge private mappings buy a guest.
  *
  * For each backing -- private memory of a software-protected VM on 1G and
- * 2M hugetlb pages and on 4K shmem pages, and the shared memory of a
+ * 2M hugetlb pages and on 4K shmem pages (a guest_memfd, or with -m an
+ * inaccessible memfd), and the shared memory of a
  * default VM on 2M hugetlb and 4K anonymous pages (what users have
  * today) -- the memory is allocated up front (and, when shared, mapped in
  * the VMM), then the guest's vCPUs touch it twice.  This reports the time
@@ -131,6 +132,7 @@ static struct {
 	int nr_vcpus;
 	uint64_t size;
 	bool sweep, check, csv;
+	bool memfd;		/* private memory from a memfd, not a guest_memfd */
 	unsigned int only;	/* bitmask of backings, 0: all */
 } opt = {
 	.nr_vcpus = 1,
@@ -316,9 +318,11 @@ static const char *bench_vm_create(struct bench_vm *b,
 	b->private = backing->private;
 	start = now_us();
 	if (backing->private) {
-		b->fd = memfd_private_create(round_up(size, b->unit),
-					     backing->page_size);
-		TEST_ASSERT(!fallocate(b->fd, 0, 0, round_up(size, b->unit)),
+		b->fd = private_file_create(b->vm, !opt.memfd,
+					    round_up(size, b->unit),
+					    backing->page_size);
+		TEST_ASSERT(!fallocate(b->fd, FALLOC_FL_KEEP_SIZE, 0,
+				       round_up(size, b->unit)),
 			    "fallocate(%lu): %s", size, strerror(errno));
 		b->alloc_ms = (now_us() - start) / 1e3;
 		b->mem = vm_add_private_memslot(b->vm, BENCH_SLOT, BENCH_GPA,
@@ -592,13 +596,15 @@ static void summarize(const struct result *res, int n)
 
 static void help(const char *name)
 {
-	printf("usage: %s [-b MiB] [-v vCPUs] [-s] [-c] [-o list] [-C]\n"
+	printf("usage: %s [-b MiB] [-v vCPUs] [-s] [-c] [-o list] [-m] [-C]\n"
 	       " -b MiB   guest memory each vCPU set touches (default 1024)\n"
 	       " -v n     vCPUs (default 1), each touching its share\n"
 	       " -s       sweep: 64 MiB doubling up to -b\n"
 	       " -c       check the exact counts (faults, mappings per level)\n"
 	       " -o list  only these backings (comma separated: private-1g,\n"
 	       "          private-2m, private-4k, shared-2m, shared-4k)\n"
+	       " -m       private memory from an MFD_INACCESSIBLE memfd (default:\n"
+	       "          a guest_memfd, KVM_CREATE_GUEST_MEMFD)\n"
 	       " -C       also print each row as 'bench-csv: ...'\n", name);
 }
 
@@ -627,7 +633,7 @@ int main(int argc, char **argv)
 	int c, failures = 0;
 	uint64_t size;
 
-	while ((c = getopt(argc, argv, "b:v:sco:Ch")) != -1) {
+	while ((c = getopt(argc, argv, "b:v:sco:mCh")) != -1) {
 		switch (c) {
 		case 'b':
 			opt.size = strtoull(optarg, NULL, 0) << 20;
@@ -643,6 +649,9 @@ int main(int argc, char **argv)
 			break;
 		case 'o':
 			opt.only = parse_only(optarg);
+			break;
+		case 'm':
+			opt.memfd = true;
 			break;
 		case 'C':
 			opt.csv = true;
@@ -662,7 +671,9 @@ int main(int argc, char **argv)
 	for (; size <= opt.size; size *= 2) {
 		unsigned int i, n = 0;
 
-		printf("\n== %lu MiB, %d vCPU(s) ==\n", size >> 20, opt.nr_vcpus);
+		printf("\n== %lu MiB, %d vCPU(s), private memory from a%s ==\n",
+		       size >> 20, opt.nr_vcpus,
+		       opt.memfd ? "n inaccessible memfd" : " guest_memfd");
 		for (i = 0; i < NR_BACKINGS; i++) {
 			if (opt.only && !(opt.only & (1u << i)))
 				continue;

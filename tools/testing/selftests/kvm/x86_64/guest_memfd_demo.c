@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * guest_memfd_demo: one 1G guest_memfd through its life, as a VMM written
+ * for upstream's guest_memfd ABI would use it, plus the one flag that asks
+ * for 1G pages.  Prints each step with what the kernel reports (TDP
+ * mappings per level, free 1G pages) and fails if a count is not the one
+ * expected.  'make run' shows it; 'make check' runs it as a test.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <linux/falloc.h>
+
+#include "kvm_util.h"
+#include "processor.h"
+#include "private_mem.h"
+
+#define GPA		(4ULL << 30)
+#define SLOT		10
+#define SIZE		PG_SIZE_1G
+#define HOLE		(SIZE / 2)
+#define SEED		0x1671dea5ULL
+
+/* Guest: write one word per 4K page; sync; check them, the hole reads 0. */
+static void guest_code(void)
+{
+	uint64_t p, want;
+
+	for (p = GPA; p < GPA + SIZE; p += PAGE_SIZE)
+		WRITE_ONCE(*(uint64_t *)p, p ^ SEED);
+	GUEST_SYNC(1);
+	for (p = GPA; p < GPA + SIZE; p += PAGE_SIZE) {
+		want = p == GPA + HOLE ? 0 : p ^ SEED;
+		GUEST_ASSERT_2(READ_ONCE(*(uint64_t *)p) == want, p,
+			       READ_ONCE(*(uint64_t *)p));
+	}
+	GUEST_DONE();
+}
+
+static void run(struct kvm_vcpu *vcpu, uint64_t want)
+{
+	struct ucall uc;
+
+	vcpu_run(vcpu);
+	switch (get_ucall(vcpu, &uc)) {
+	case UCALL_ABORT:
+		REPORT_GUEST_ASSERT_2(uc, "gpa 0x%lx read 0x%lx");
+		break;
+	default:
+		TEST_ASSERT(uc.cmd == want, "ucall %lu, exit %u (%s)", uc.cmd,
+			    vcpu->run->exit_reason,
+			    exit_reason_str(vcpu->run->exit_reason));
+	}
+}
+
+static void show(struct kvm_vm *vm, struct kvm_vcpu *vcpu, uint64_t faults0,
+		 int64_t want_1g)
+{
+	int64_t n1g = vm_stat(vm, "pages_1g");
+
+	printf("TDP faults %lu; mappings 4K %ld, 2M %ld, 1G %ld; free 1G pages %ld\n",
+	       vcpu_stat(vcpu, "pf_fixed") - faults0, vm_stat(vm, "pages_4k"),
+	       vm_stat(vm, "pages_2m"), n1g, free_huge_pages(PG_SIZE_1G));
+	TEST_ASSERT(n1g == want_1g, "%ld 1G mappings, want %ld", n1g, want_1g);
+}
+
+int main(void)
+{
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm;
+	long free0;
+	uint64_t faults0;
+	struct stat st;
+	int fd;
+
+	TEST_REQUIRE(kvm_check_cap(KVM_CAP_GUEST_MEMFD));
+	free0 = free_huge_pages(PG_SIZE_1G);
+	TEST_REQUIRE(free0 >= 1);
+
+	printf("1G pages through guest_memfd, as an upstream VMM plus one flag:\n");
+	vm = vm_create_sw_protected_with_one_vcpu(&vcpu, 64, guest_code);
+	fd = vm_create_guest_memfd(vm, SIZE, GUEST_MEMFD_HUGETLB_1GB);
+	TEST_ASSERT(!fstat(fd, &st), "fstat: %s", strerror(errno));
+	printf("    KVM_CREATE_GUEST_MEMFD(1 GiB, GUEST_MEMFD_HUGETLB_1GB): st_blksize %ld MiB, nothing allocated (free 1G pages %ld)\n",
+	       (long)st.st_blksize >> 20, free_huge_pages(PG_SIZE_1G));
+	vm_add_private_memslot(vm, SLOT, GPA, SIZE, fd, 0);
+	vm_mem_set_private(vm, GPA, SIZE);
+	printf("    KVM_SET_USER_MEMORY_REGION2(KVM_MEM_GUEST_MEMFD, gpa 4 GiB) + KVM_SET_MEMORY_ATTRIBUTES(PRIVATE)\n");
+
+	/* The guest's first touch fills the hole: one 1G page, one mapping. */
+	faults0 = vcpu_stat(vcpu, "pf_fixed");
+	run(vcpu, UCALL_SYNC);
+	printf("    guest writes 1 GiB:                ");
+	show(vm, vcpu, faults0, 1);
+	TEST_ASSERT(free_huge_pages(PG_SIZE_1G) == free0 - 1, "pool");
+
+	TEST_ASSERT(!fallocate(fd, FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE,
+			       HOLE, PAGE_SIZE), "punch: %s", strerror(errno));
+	printf("    punch 4K at +512 MiB:              ");
+	show(vm, vcpu, faults0, 0);
+	TEST_ASSERT(free_huge_pages(PG_SIZE_1G) == free0 - 1,
+		    "a 4K punch keeps the 1G page");
+
+	faults0 = vcpu_stat(vcpu, "pf_fixed");
+	run(vcpu, UCALL_DONE);
+	printf("    guest reads it all back:           ");
+	show(vm, vcpu, faults0, 1);
+	printf("    the punched 4K read zeros, every other page its data; mapped huge again\n");
+
+	close(fd);
+	kvm_vm_free(vm);
+	TEST_ASSERT(free_huge_pages(PG_SIZE_1G) == free0, "pool after close");
+	printf("    close: free 1G pages back to %ld\n", free_huge_pages(PG_SIZE_1G));
+	return 0;
+}
