@@ -12,7 +12,6 @@
 #include <linux/fs.h>
 #include <linux/highmem.h>
 #include <linux/hugetlb.h>
-#include <linux/magic.h>
 #include <linux/memfile_notifier.h>
 #include <linux/migrate.h>
 #include <linux/miscdevice.h>
@@ -335,24 +334,19 @@ static int test_memfile_migrate(struct test_memfile *tm, void __user *uarg)
 #endif
 
 #ifdef CONFIG_MEMORY_FAILURE
-/*
- * The PFN of base page @pgoff of a hugetlbfs or shmem file, if present.  Asks
- * the file's page cache, not the file: a guest_memfd's is its memfile's.
- */
+/* The PFN of base page @pgoff of a hugetlbfs or shmem file, if present. */
 static int test_memfile_file_pfn(struct file *file, pgoff_t pgoff,
 				 unsigned long *pfn)
 {
-	struct address_space *mapping = file->f_mapping;
-	struct inode *inode = mapping->host;
 	pgoff_t index = pgoff;
 	struct folio *folio;
 
-	if (inode->i_sb->s_magic == HUGETLBFS_MAGIC)
-		index = pgoff >> huge_page_order(hstate_inode(inode));
-	else if (!shmem_mapping(mapping))
+	if (is_file_hugepages(file))
+		index = pgoff >> huge_page_order(hstate_file(file));
+	else if (!shmem_file(file))
 		return -EOPNOTSUPP;
 
-	folio = filemap_get_folio(mapping, index);
+	folio = filemap_get_folio(file->f_mapping, index);
 	if (!folio)
 		return -ENOENT;
 	if (folio_test_hugetlb(folio))

@@ -16,6 +16,7 @@
 #include <linux/debugfs.h>
 #include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/lockdep.h>
 #include <linux/memfile_notifier.h>
 #include <linux/mutex.h>
 #include <linux/rculist.h>
@@ -175,6 +176,20 @@ bool memfile_file_inaccessible(struct file *file)
 }
 EXPORT_SYMBOL_GPL(memfile_file_inaccessible);
 
+#ifdef CONFIG_LOCKDEP
+/*
+ * Held, as lockdep sees it, wherever consumers' invalidate callbacks may run,
+ * whether a consumer is registered or not, and briefly on registration: the
+ * locks a store holds around an invalidation and the locks a consumer takes
+ * in its callbacks or holds around registering are ordered from the first
+ * run on, so an inversion shows as a lockdep report, not as a deadlock
+ * later.  As mm/mmu_notifier.c does for invalidate_range_start.
+ */
+static struct lockdep_map memfile_invalidate_map = {
+	.name = "memfile_notifier_invalidate",
+};
+#endif
+
 /**
  * memfile_notifier_invalidate_start - tell consumers a range is going away
  * @node:	the file's node
@@ -193,12 +208,15 @@ void memfile_notifier_invalidate_start(struct memfile_node *node,
 {
 	struct memfile_notifier *notifier;
 
+	might_sleep();
 	if (WARN_ON_ONCE(start >= end))
 		return;
 
 	down_read(&node->rwsem);
+	lock_map_acquire(&memfile_invalidate_map);
 	list_for_each_entry(notifier, &node->notifiers, list)
 		notifier->ops->invalidate_start(notifier, start, end);
+	lock_map_release(&memfile_invalidate_map);
 }
 EXPORT_SYMBOL_GPL(memfile_notifier_invalidate_start);
 
@@ -216,11 +234,14 @@ void memfile_notifier_invalidate_end(struct memfile_node *node,
 {
 	struct memfile_notifier *notifier;
 
+	might_sleep();
 	if (WARN_ON_ONCE(start >= end))
 		return;
 
+	lock_map_acquire(&memfile_invalidate_map);
 	list_for_each_entry(notifier, &node->notifiers, list)
 		notifier->ops->invalidate_end(notifier, start, end);
+	lock_map_release(&memfile_invalidate_map);
 	up_read(&node->rwsem);
 }
 EXPORT_SYMBOL_GPL(memfile_notifier_invalidate_end);
@@ -266,6 +287,8 @@ static void memfile_error_work(struct work_struct *work)
  * invalidation, so waiting for @node's rwsem with a page locked could
  * deadlock behind a consumer waiting to register.
  *
+ * Nothing is allocated or queued for a file without consumers.
+ *
  * Return: 0, or -ENOMEM if the invalidation could not be queued (the page
  * is then reported as not recovered).
  */
@@ -275,6 +298,15 @@ int memfile_notifier_report_error(struct memfile_node *node,
 {
 	struct memfile_error *err;
 
+	/*
+	 * A file nobody consumes has nobody to tell, and must not turn a
+	 * recovered error into a failed one for want of memory.  A consumer
+	 * that registers from now on cannot take the page: the store set its
+	 * poison flag before calling here (a full barrier, as an atomic
+	 * test-and-set), and get_pfn checks it.
+	 */
+	if (list_empty_careful(&node->notifiers))
+		return 0;
 	if (!memfile_error_wq)
 		return -ENOMEM;
 
@@ -345,6 +377,10 @@ int memfile_register_notifier(struct file *file, unsigned long flags,
 		return -EINVAL;
 	if (notifier->node)
 		return -EEXIST;
+
+	/* The consumer's locks held here come before its callbacks'. */
+	lock_map_acquire(&memfile_invalidate_map);
+	lock_map_release(&memfile_invalidate_map);
 
 	node = memfile_lookup(file, &bs);
 	if (!node)
@@ -505,11 +541,12 @@ static int __init memfile_debugfs_init(void)
 	return 0;
 }
 late_initcall(memfile_debugfs_init);
+#endif
 
+/* Memory errors reach consumers through this workqueue, on every config. */
 static int __init memfile_error_init(void)
 {
 	memfile_error_wq = alloc_workqueue("memfile_error", WQ_UNBOUND, 0);
 	return memfile_error_wq ? 0 : -ENOMEM;
 }
 subsys_initcall(memfile_error_init);
-#endif

@@ -788,6 +788,26 @@ static void test_error_invalidates_later(struct kunit *test)
 	memfile_unregister_notifier(&c->notifier);
 }
 
+/*
+ * A file without consumers pays nothing for a memory error: nothing is
+ * allocated or queued (queued work would hold the inode until it ran, and
+ * it cannot run while we hold the inode lock).
+ */
+static void test_error_without_consumer_costs_nothing(struct kunit *test)
+{
+	struct file *file = new_memfile(test, 0);
+	struct inode *inode = file_inode(file);
+	int count;
+
+	inode_lock(inode);
+	count = atomic_read(&inode->i_count);
+	KUNIT_EXPECT_EQ(test, memfile_notifier_report_error(&fake(file)->node,
+							    inode, 0, 512), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&inode->i_count), count);
+	inode_unlock(inode);
+	memfile_notifier_flush_errors();
+}
+
 static int memfile_test_init(struct kunit *test)
 {
 	struct test_ctx *ctx;
@@ -836,6 +856,7 @@ static struct kunit_case memfile_notifier_cases[] = {
 	KUNIT_CASE(test_invalidate_ranges_in_order),
 	KUNIT_CASE(test_invalidate_only_that_file),
 	KUNIT_CASE(test_error_invalidates_later),
+	KUNIT_CASE(test_error_without_consumer_costs_nothing),
 	KUNIT_CASE(test_unregister_waits_for_invalidation),
 	KUNIT_CASE(test_register_waits_for_invalidation),
 	KUNIT_CASE(test_get_put_pfn_balance),

@@ -79,39 +79,41 @@ static pgoff_t shmem_memfile_folio_edge(struct address_space *mapping,
  * @inode:	the file's inode, locked (inode_lock)
  * @lstart:	first byte
  * @lend:	first byte after the range
- * @start:	out: first page told to consumers
- * @end:	out: first page after the range told to consumers
+ * @range:	out: the pages consumers are told about, for
+ *		shmem_memfile_invalidate_end()
  *
  * Called by hole punch and truncation before anything in the range is
  * unmapped, zeroed or freed.  The range is rounded out to the folios that
  * hold its first and last byte, which are dropped or zeroed whole or in
- * part; the caller passes @start and @end on to
- * shmem_memfile_invalidate_end().
+ * part.
  */
 void shmem_memfile_invalidate_start(struct inode *inode, loff_t lstart,
-				    loff_t lend, pgoff_t *start, pgoff_t *end)
+				    loff_t lend, struct memfile_range *range)
 {
 	struct address_space *mapping = inode->i_mapping;
+	pgoff_t last = (round_up((u64)lend, PAGE_SIZE) >> PAGE_SHIFT) - 1;
 
-	*start = shmem_memfile_folio_edge(mapping, lstart >> PAGE_SHIFT, true);
-	*end = shmem_memfile_folio_edge(mapping,
-					(round_up((u64)lend, PAGE_SIZE) >> PAGE_SHIFT) - 1,
-					false);
-	memfile_notifier_invalidate_start(shmem_memfile_node(inode), *start, *end);
+	lockdep_assert_held(&inode->i_rwsem);
+	range->start = shmem_memfile_folio_edge(mapping, lstart >> PAGE_SHIFT,
+						true);
+	range->end = shmem_memfile_folio_edge(mapping, last, false);
+	memfile_notifier_invalidate_start(shmem_memfile_node(inode),
+					  range->start, range->end);
 }
 
 /**
  * shmem_memfile_invalidate_end - a byte range is gone
  * @inode:	as for shmem_memfile_invalidate_start()
- * @start:	as returned by shmem_memfile_invalidate_start()
- * @end:	as returned by shmem_memfile_invalidate_start()
+ * @range:	as shmem_memfile_invalidate_start() set it
  *
  * Called by the same task, still holding the inode lock.
  */
-void shmem_memfile_invalidate_end(struct inode *inode, pgoff_t start,
-				  pgoff_t end)
+void shmem_memfile_invalidate_end(struct inode *inode,
+				  const struct memfile_range *range)
 {
-	memfile_notifier_invalidate_end(shmem_memfile_node(inode), start, end);
+	lockdep_assert_held(&inode->i_rwsem);
+	memfile_notifier_invalidate_end(shmem_memfile_node(inode), range->start,
+					range->end);
 }
 
 /**

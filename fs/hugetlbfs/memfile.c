@@ -85,38 +85,36 @@ static void hugetlbfs_memfile_range(struct inode *inode, loff_t lstart,
  * @inode:	the file's inode, locked (inode_lock)
  * @lstart:	first byte
  * @lend:	first byte after the range
+ * @range:	out: the pages consumers are told about, for
+ *		hugetlbfs_memfile_invalidate_end()
  *
  * Called by hole punch and truncation before anything in the range is
  * unmapped, zeroed or freed.  Consumers are told about every huge page the
  * range touches, including partially covered ones, which get zeroed.
  */
 void hugetlbfs_memfile_invalidate_start(struct inode *inode, loff_t lstart,
-					loff_t lend)
+					loff_t lend, struct memfile_range *range)
 {
-	pgoff_t start, end;
-
-	hugetlbfs_memfile_range(inode, lstart, lend, &start, &end);
+	lockdep_assert_held(&inode->i_rwsem);
+	hugetlbfs_memfile_range(inode, lstart, lend, &range->start, &range->end);
 	memfile_notifier_invalidate_start(hugetlbfs_memfile_node(inode),
-					  start, end);
+					  range->start, range->end);
 }
 
 /**
  * hugetlbfs_memfile_invalidate_end - a byte range is gone
  * @inode:	as for hugetlbfs_memfile_invalidate_start()
- * @lstart:	as for hugetlbfs_memfile_invalidate_start()
- * @lend:	as for hugetlbfs_memfile_invalidate_start()
+ * @range:	as hugetlbfs_memfile_invalidate_start() set it
  *
  * Called by the same task, still holding the inode lock, once the pages are
  * freed or zeroed.
  */
-void hugetlbfs_memfile_invalidate_end(struct inode *inode, loff_t lstart,
-				      loff_t lend)
+void hugetlbfs_memfile_invalidate_end(struct inode *inode,
+				      const struct memfile_range *range)
 {
-	pgoff_t start, end;
-
-	hugetlbfs_memfile_range(inode, lstart, lend, &start, &end);
+	lockdep_assert_held(&inode->i_rwsem);
 	memfile_notifier_invalidate_end(hugetlbfs_memfile_node(inode),
-					start, end);
+					range->start, range->end);
 }
 
 /**

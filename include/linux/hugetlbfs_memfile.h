@@ -6,6 +6,7 @@
 #ifndef _LINUX_HUGETLBFS_MEMFILE_H
 #define _LINUX_HUGETLBFS_MEMFILE_H
 
+#include <linux/memfile_notifier.h>
 #include <linux/types.h>
 
 struct inode;
@@ -17,9 +18,9 @@ void hugetlbfs_memfile_init_inode(struct inode *inode);
 bool hugetlbfs_memfile_inaccessible(struct inode *inode);
 bool hugetlbfs_memfile_unmovable(struct inode *inode);
 void hugetlbfs_memfile_invalidate_start(struct inode *inode, loff_t lstart,
-					loff_t lend);
-void hugetlbfs_memfile_invalidate_end(struct inode *inode, loff_t lstart,
-				      loff_t lend);
+					loff_t lend, struct memfile_range *range);
+void hugetlbfs_memfile_invalidate_end(struct inode *inode,
+				      const struct memfile_range *range);
 int hugetlbfs_memfile_error_page(struct inode *inode, struct page *page);
 
 #else /* !CONFIG_HUGETLBFS_MEMFILE */
@@ -38,13 +39,15 @@ static inline bool hugetlbfs_memfile_unmovable(struct inode *inode)
 	return false;
 }
 
-static inline void hugetlbfs_memfile_invalidate_start(struct inode *inode,
-						      loff_t lstart, loff_t lend)
+static inline void
+hugetlbfs_memfile_invalidate_start(struct inode *inode, loff_t lstart,
+				   loff_t lend, struct memfile_range *range)
 {
 }
 
-static inline void hugetlbfs_memfile_invalidate_end(struct inode *inode,
-						    loff_t lstart, loff_t lend)
+static inline void
+hugetlbfs_memfile_invalidate_end(struct inode *inode,
+				 const struct memfile_range *range)
 {
 }
 

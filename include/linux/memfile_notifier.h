@@ -71,6 +71,19 @@ struct memfile_node {
 };
 
 /**
+ * struct memfile_range - a range of a file consumers are told about
+ * @start:	first page, in PAGE_SIZE units of file offset
+ * @end:	first page after the range
+ *
+ * What a store's invalidate_start helper computed from a byte range, for
+ * its invalidate_end helper to tell consumers the same range.
+ */
+struct memfile_range {
+	pgoff_t start;
+	pgoff_t end;
+};
+
+/**
  * struct memfile_backing_store - a file system that can back memfiles
  * @name:		for messages.
  * @supported_flags:	the MEMFILE_F_* flags this store honours.

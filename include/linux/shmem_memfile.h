@@ -17,9 +17,9 @@ void shmem_memfile_init_inode(struct inode *inode);
 bool shmem_memfile_inaccessible(struct inode *inode);
 bool shmem_memfile_unmovable(struct inode *inode);
 void shmem_memfile_invalidate_start(struct inode *inode, loff_t lstart,
-				    loff_t lend, pgoff_t *start, pgoff_t *end);
-void shmem_memfile_invalidate_end(struct inode *inode, pgoff_t start,
-				  pgoff_t end);
+				    loff_t lend, struct memfile_range *range);
+void shmem_memfile_invalidate_end(struct inode *inode,
+				  const struct memfile_range *range);
 int shmem_memfile_error_page(struct inode *inode, struct page *page);
 
 #else /* !CONFIG_SHMEM_MEMFILE */
@@ -38,14 +38,15 @@ static inline bool shmem_memfile_unmovable(struct inode *inode)
 	return false;
 }
 
-static inline void shmem_memfile_invalidate_start(struct inode *inode,
-						  loff_t lstart, loff_t lend,
-						  pgoff_t *start, pgoff_t *end)
+static inline void
+shmem_memfile_invalidate_start(struct inode *inode, loff_t lstart, loff_t lend,
+			       struct memfile_range *range)
 {
 }
 
-static inline void shmem_memfile_invalidate_end(struct inode *inode,
-						pgoff_t start, pgoff_t end)
+static inline void
+shmem_memfile_invalidate_end(struct inode *inode,
+			     const struct memfile_range *range)
 {
 }
 

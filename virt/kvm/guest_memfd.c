@@ -90,21 +90,26 @@ static const struct inode_operations kvm_gmem_iops = {
 };
 
 /*
- * The memfile behind a new guest_memfd: shmem for @page_shift PAGE_SHIFT,
- * else hugetlbfs pages of 2^@page_shift bytes, which the host must have a
- * pool of.  Sized to @size, nothing allocated or reserved, inaccessible.
+ * The memfile behind a new guest_memfd: shmem for @huge_shift 0, else
+ * hugetlbfs pages of 2^@huge_shift bytes, which the host must have a pool
+ * of (-EINVAL otherwise).  Sized to @size, nothing allocated or reserved,
+ * inaccessible.
  */
-static struct file *kvm_gmem_memfile_create(u64 size, unsigned int page_shift)
+static struct file *kvm_gmem_memfile_create(u64 size, unsigned int huge_shift)
 {
 	struct file *file;
 	int r;
 
-	if (page_shift == PAGE_SHIFT) {
+	if (!huge_shift) {
 		file = shmem_file_setup("kvm-gmem", size, VM_NORESERVE);
 	} else {
 #ifdef CONFIG_HUGETLBFS
+		/* Not 0 here: that would be hugetlbfs's default page size. */
 		file = hugetlb_file_setup("kvm-gmem", size, VM_NORESERVE,
-					  HUGETLB_ANONHUGE_INODE, page_shift);
+					  HUGETLB_ANONHUGE_INODE, huge_shift);
+		/* No hstate of that size: no such pool. */
+		if (file == ERR_PTR(-ENODEV))
+			file = ERR_PTR(-EINVAL);
 #else
 		file = ERR_PTR(-EINVAL);
 #endif
@@ -120,20 +125,14 @@ static struct file *kvm_gmem_memfile_create(u64 size, unsigned int page_shift)
 	return file;
 }
 
-/* The page shift that KVM_CREATE_GUEST_MEMFD's @flags ask for, or -EINVAL. */
-static int kvm_gmem_page_shift(u64 flags)
+/*
+ * log2 of the huge page size KVM_CREATE_GUEST_MEMFD's @flags ask for, 0 for
+ * none; whether the host has huge pages of that size, hugetlb_file_setup()
+ * tells.
+ */
+static unsigned int kvm_gmem_huge_shift(u64 flags)
 {
-	unsigned int log = (flags >> GUEST_MEMFD_HUGETLB_SHIFT) &
-			   GUEST_MEMFD_HUGETLB_MASK;
-
-	if (!log)
-		return PAGE_SHIFT;
-#ifdef CONFIG_HUGETLBFS
-	/* hstate_sizelog(0) is the default size: 0 was handled above. */
-	if (hstate_sizelog(log))
-		return log;
-#endif
-	return -EINVAL;
+	return (flags >> GUEST_MEMFD_HUGETLB_SHIFT) & GUEST_MEMFD_HUGETLB_MASK;
 }
 
 /**
@@ -151,17 +150,17 @@ static int kvm_gmem_page_shift(u64 flags)
  */
 int kvm_gmem_create(struct kvm *kvm, const struct kvm_create_guest_memfd *args)
 {
+	unsigned int huge_shift, page_shift;
 	struct kvm_gmem *gmem;
 	struct inode *inode;
 	struct file *file;
-	int page_shift, fd, r;
+	int fd, r;
 
 	if (memchr_inv(args->reserved, 0, sizeof(args->reserved)) ||
 	    args->flags & ~GUEST_MEMFD_VALID_FLAGS)
 		return -EINVAL;
-	page_shift = kvm_gmem_page_shift(args->flags);
-	if (page_shift < 0)
-		return page_shift;
+	huge_shift = kvm_gmem_huge_shift(args->flags);
+	page_shift = huge_shift ? huge_shift : PAGE_SHIFT;
 	if (!args->size || args->size > MAX_LFS_FILESIZE ||
 	    !IS_ALIGNED(args->size, 1ULL << page_shift))
 		return -EINVAL;
@@ -169,7 +168,7 @@ int kvm_gmem_create(struct kvm *kvm, const struct kvm_create_guest_memfd *args)
 	gmem = kzalloc(sizeof(*gmem), GFP_KERNEL_ACCOUNT);
 	if (!gmem)
 		return -ENOMEM;
-	gmem->memfile = kvm_gmem_memfile_create(args->size, page_shift);
+	gmem->memfile = kvm_gmem_memfile_create(args->size, huge_shift);
 	if (IS_ERR(gmem->memfile)) {
 		r = PTR_ERR(gmem->memfile);
 		goto err_free;
@@ -188,12 +187,12 @@ int kvm_gmem_create(struct kvm *kvm, const struct kvm_create_guest_memfd *args)
 		r = PTR_ERR(file);
 		goto err_fd;
 	}
-	file->f_flags |= O_LARGEFILE;
 	/*
-	 * Its pages are the memfile's: code that asks a file for its page
-	 * cache (fadvise, memory-failure injection) finds them there.
+	 * f_mapping stays the anonymous inode's own, empty: pointing it at the
+	 * memfile's would make shmem_file() and the memfd seal code take the
+	 * anonymous inode for a shmem or hugetlbfs one.
 	 */
-	file->f_mapping = gmem->memfile->f_mapping;
+	file->f_flags |= O_LARGEFILE;
 
 	inode = file_inode(file);
 	/* A regular file to the VFS, so that fallocate() reaches us. */

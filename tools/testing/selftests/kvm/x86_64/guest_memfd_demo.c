@@ -85,11 +85,13 @@ int main(void)
 	vm = vm_create_sw_protected_with_one_vcpu(&vcpu, 64, guest_code);
 	fd = vm_create_guest_memfd(vm, SIZE, GUEST_MEMFD_HUGETLB_1GB);
 	TEST_ASSERT(!fstat(fd, &st), "fstat: %s", strerror(errno));
-	printf("    KVM_CREATE_GUEST_MEMFD(1 GiB, GUEST_MEMFD_HUGETLB_1GB): st_blksize %ld MiB, nothing allocated (free 1G pages %ld)\n",
+	printf("    KVM_CREATE_GUEST_MEMFD(1 GiB, GUEST_MEMFD_HUGETLB_1GB):\n");
+	printf("        st_blksize %ld MiB, nothing allocated (free 1G pages %ld)\n",
 	       (long)st.st_blksize >> 20, free_huge_pages(PG_SIZE_1G));
 	vm_add_private_memslot(vm, SLOT, GPA, SIZE, fd, 0);
 	vm_mem_set_private(vm, GPA, SIZE);
-	printf("    KVM_SET_USER_MEMORY_REGION2(KVM_MEM_GUEST_MEMFD, gpa 4 GiB) + KVM_SET_MEMORY_ATTRIBUTES(PRIVATE)\n");
+	printf("    KVM_SET_USER_MEMORY_REGION2(KVM_MEM_GUEST_MEMFD, gpa 4 GiB),\n");
+	printf("    KVM_SET_MEMORY_ATTRIBUTES(PRIVATE)\n");
 
 	/* The guest's first touch fills the hole: one 1G page, one mapping. */
 	faults0 = vcpu_stat(vcpu, "pf_fixed");

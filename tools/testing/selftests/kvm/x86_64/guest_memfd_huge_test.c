@@ -41,6 +41,14 @@
 		EXPECT_EQ(_err, errno);					\
 	} while (0)
 
+/* KVM_SET_USER_MEMORY_REGION2 of a guest_memfd range, without shared half. */
+static int gmem_bind(struct kvm_vm *vm, uint32_t slot, uint64_t gpa,
+		     uint64_t size, int fd, uint64_t offset)
+{
+	return __vm_set_user_memory_region2(vm, slot, KVM_MEM_GUEST_MEMFD, gpa,
+					    size, NULL, fd, offset);
+}
+
 /* Guest: write, then check, one word per page of [gpa, +size). */
 static void guest_code(uint64_t gpa, uint64_t size)
 {
@@ -138,29 +146,29 @@ TEST_F(gmem, create_rules)
 		.size = self->unit, .flags = self->flags,
 	};
 	static const unsigned int bad_logs[] = { 1, 12, 13, 20, 22, 29, 31, 63 };
+	uint64_t u = self->unit, flags = self->flags, log;
 	struct kvm_vm *default_vm;
 	unsigned int i;
 	int fd;
 
-	EXPECT_ERRNO(EINVAL, __vm_create_guest_memfd(self->vm, 0, self->flags));
-	EXPECT_ERRNO(EINVAL, __vm_create_guest_memfd(self->vm, PAGE_SIZE - 1,
-						     self->flags));
-	EXPECT_ERRNO(EINVAL, __vm_create_guest_memfd(self->vm, self->unit + 1,
-						     self->flags));
-	if (self->unit > PAGE_SIZE) {
+#define CREATE(_size, _flags)	__vm_create_guest_memfd(self->vm, _size, _flags)
+	EXPECT_ERRNO(EINVAL, CREATE(0, flags));
+	EXPECT_ERRNO(EINVAL, CREATE(PAGE_SIZE - 1, flags));
+	EXPECT_ERRNO(EINVAL, CREATE(u + 1, flags));
+	if (u > PAGE_SIZE) {
 		/* Whole huge pages only. */
-		EXPECT_ERRNO(EINVAL, __vm_create_guest_memfd(self->vm, PAGE_SIZE,
-							     self->flags));
-		EXPECT_ERRNO(EINVAL, __vm_create_guest_memfd(self->vm,
-					self->unit + PAGE_SIZE, self->flags));
+		EXPECT_ERRNO(EINVAL, CREATE(PAGE_SIZE, flags));
+		EXPECT_ERRNO(EINVAL, CREATE(u + PAGE_SIZE, flags));
 	}
 	for (i = 0; i < GUEST_MEMFD_HUGETLB_SHIFT; i++)
-		EXPECT_ERRNO(EINVAL, __vm_create_guest_memfd(self->vm, self->unit,
-							     self->flags | BIT_ULL(i)));
+		EXPECT_ERRNO(EINVAL, CREATE(u, flags | BIT_ULL(i)));
 	/* Page sizes the host has no pool of. */
-	for (i = 0; i < ARRAY_SIZE(bad_logs); i++)
-		EXPECT_ERRNO(EINVAL, __vm_create_guest_memfd(self->vm, PG_SIZE_1G,
-				(uint64_t)bad_logs[i] << GUEST_MEMFD_HUGETLB_SHIFT));
+	for (i = 0; i < ARRAY_SIZE(bad_logs); i++) {
+		log = bad_logs[i];
+		EXPECT_ERRNO(EINVAL, CREATE(PG_SIZE_1G,
+					    log << GUEST_MEMFD_HUGETLB_SHIFT));
+	}
+#undef CREATE
 	for (i = 0; i < ARRAY_SIZE(args.reserved); i++) {
 		args.reserved[i] = 1;
 		EXPECT_ERRNO(EINVAL, ioctl(self->vm->fd, KVM_CREATE_GUEST_MEMFD,
@@ -170,11 +178,9 @@ TEST_F(gmem, create_rules)
 
 	/* Any VM type creates; only VMs with private memory bind. */
 	default_vm = vm_create_barebones();
-	fd = __vm_create_guest_memfd(default_vm, self->unit, self->flags);
+	fd = __vm_create_guest_memfd(default_vm, u, flags);
 	EXPECT_LE(0, fd);
-	EXPECT_ERRNO(EINVAL, __vm_set_user_memory_region2(default_vm,
-			PRIVATE_SLOT, KVM_MEM_GUEST_MEMFD, PRIVATE_GPA,
-			self->unit, NULL, fd, 0));
+	EXPECT_ERRNO(EINVAL, gmem_bind(default_vm, PRIVATE_SLOT, PRIVATE_GPA, u, fd, 0));
 	close(fd);
 	EXPECT_EQ(0, ioctl(default_vm->fd, KVM_CHECK_EXTENSION,
 			   KVM_CAP_GUEST_MEMFD));
@@ -203,6 +209,9 @@ TEST_F(gmem, no_io)
 	EXPECT_EQ(ENODEV, errno);
 	EXPECT_ERRNO(EINVAL, ftruncate(self->fd, 2 * self->size));
 	EXPECT_ERRNO(EINVAL, ftruncate(self->fd, 0));
+	/* Not a memfd either, whatever is behind it: no seals. */
+	EXPECT_ERRNO(EINVAL, fcntl(self->fd, F_GET_SEALS));
+	EXPECT_ERRNO(EINVAL, fcntl(self->fd, F_ADD_SEALS, F_SEAL_WRITE));
 }
 
 /* fstat(): a regular file of the size asked, st_blksize the page size. */
@@ -302,39 +311,35 @@ TEST_F(gmem, binding_rules)
 	uint64_t u = self->unit, size = self->size;
 	struct kvm_vcpu *other_vcpu;
 	struct kvm_vm *other;
-	int other_fd;
+	int other_fd, fd = self->fd;
 
-#define BIND(_vm, _slot, _gpa, _size, _fd, _off)			\
-	__vm_set_user_memory_region2(_vm, _slot, KVM_MEM_GUEST_MEMFD, _gpa, \
-				     _size, NULL, _fd, _off)
+#define BIND_AT(_slot, _gpa, _size, _fd, _off)				\
+	gmem_bind(self->vm, _slot, _gpa, _size, _fd, _off)
 
 	other = vm_create_sw_protected_with_one_vcpu(&other_vcpu, 0, guest_code);
 	other_fd = vm_create_guest_memfd(other, u, self->flags);
 	/* Another VM's guest_memfd is no guest_memfd to this VM. */
-	EXPECT_ERRNO(EINVAL, BIND(self->vm, PRIVATE_SLOT, PRIVATE_GPA, u,
-				  other_fd, 0));
-	EXPECT_EQ(0, BIND(other, PRIVATE_SLOT, PRIVATE_GPA, u, other_fd, 0));
+	EXPECT_ERRNO(EINVAL, BIND_AT(PRIVATE_SLOT, PRIVATE_GPA, u, other_fd, 0));
+	EXPECT_EQ(0, gmem_bind(other, PRIVATE_SLOT, PRIVATE_GPA, u, other_fd, 0));
 	close(other_fd);
 	kvm_vm_free(other);
 
-	EXPECT_ERRNO(EINVAL, BIND(self->vm, PRIVATE_SLOT, PRIVATE_GPA, u,
-				  self->fd, PAGE_SIZE / 2));
-	EXPECT_ERRNO(EINVAL, BIND(self->vm, PRIVATE_SLOT, PRIVATE_GPA, size,
-				  self->fd, PAGE_SIZE));
-	EXPECT_ERRNO(EINVAL, BIND(self->vm, PRIVATE_SLOT, PRIVATE_GPA,
-				  size + u, self->fd, 0));
+	EXPECT_ERRNO(EINVAL, BIND_AT(PRIVATE_SLOT, PRIVATE_GPA, u, fd,
+				     PAGE_SIZE / 2));
+	EXPECT_ERRNO(EINVAL, BIND_AT(PRIVATE_SLOT, PRIVATE_GPA, size, fd,
+				     PAGE_SIZE));
+	EXPECT_ERRNO(EINVAL, BIND_AT(PRIVATE_SLOT, PRIVATE_GPA, size + u, fd, 0));
 
 	/* Disjoint ranges bind; overlapping ones do not. */
-	ASSERT_EQ(0, BIND(self->vm, PRIVATE_SLOT, PRIVATE_GPA, u, self->fd, 0));
-	EXPECT_ERRNO(EEXIST, BIND(self->vm, OTHER_SLOT, OTHER_GPA, u,
-				  self->fd, u - PAGE_SIZE));
-	EXPECT_ERRNO(EEXIST, BIND(self->vm, OTHER_SLOT, OTHER_GPA, u,
-				  self->fd, 0));
-	EXPECT_EQ(0, BIND(self->vm, OTHER_SLOT, OTHER_GPA, u, self->fd, u));
+	ASSERT_EQ(0, BIND_AT(PRIVATE_SLOT, PRIVATE_GPA, u, fd, 0));
+	EXPECT_ERRNO(EEXIST, BIND_AT(OTHER_SLOT, OTHER_GPA, u, fd,
+				     u - PAGE_SIZE));
+	EXPECT_ERRNO(EEXIST, BIND_AT(OTHER_SLOT, OTHER_GPA, u, fd, 0));
+	EXPECT_EQ(0, BIND_AT(OTHER_SLOT, OTHER_GPA, u, fd, u));
 	/* A deleted slot frees its range. */
-	EXPECT_EQ(0, BIND(self->vm, PRIVATE_SLOT, PRIVATE_GPA, 0, self->fd, 0));
-	EXPECT_EQ(0, BIND(self->vm, PRIVATE_SLOT, PRIVATE_GPA, u, self->fd, 0));
-#undef BIND
+	EXPECT_EQ(0, BIND_AT(PRIVATE_SLOT, PRIVATE_GPA, 0, fd, 0));
+	EXPECT_EQ(0, BIND_AT(PRIVATE_SLOT, PRIVATE_GPA, u, fd, 0));
+#undef BIND_AT
 }
 
 /*
@@ -394,10 +399,9 @@ TEST_F(gmem, many_per_vm)
 		ASSERT_EQ(0, fstat(fds[i], &st[i]));
 		for (j = 0; j < i; j++)
 			EXPECT_NE(st[j].st_ino, st[i].st_ino);
-		EXPECT_EQ(0, __vm_set_user_memory_region2(self->vm,
-				PRIVATE_SLOT + i, KVM_MEM_GUEST_MEMFD,
-				PRIVATE_GPA + i * self->unit, self->unit,
-				NULL, fds[i], 0));
+		EXPECT_EQ(0, gmem_bind(self->vm, PRIVATE_SLOT + i,
+				       PRIVATE_GPA + i * self->unit,
+				       self->unit, fds[i], 0));
 	}
 	for (i = 0; i < 8; i++)
 		close(fds[i]);
