@@ -25,11 +25,15 @@
 #define HOLE		(SIZE / 2)
 #define SEED		0x1671dea5ULL
 
-/* Guest: write one word per 4K page; sync; check them, the hole reads 0. */
+/*
+ * Guest: sync once its own code and stack are mapped; write one word per
+ * 4K page; sync; check them, the hole reads 0.
+ */
 static void guest_code(void)
 {
 	uint64_t p, want;
 
+	GUEST_SYNC(0);
 	for (p = GPA; p < GPA + SIZE; p += PAGE_SIZE)
 		WRITE_ONCE(*(uint64_t *)p, p ^ SEED);
 	GUEST_SYNC(1);
@@ -41,31 +45,23 @@ static void guest_code(void)
 	GUEST_DONE();
 }
 
-static void run(struct kvm_vcpu *vcpu, uint64_t want)
-{
-	struct ucall uc;
+/* What the guest's memory is mapped with beyond its code, data and stack. */
+static int64_t base_4k, base_2m;
 
-	vcpu_run(vcpu);
-	switch (get_ucall(vcpu, &uc)) {
-	case UCALL_ABORT:
-		REPORT_GUEST_ASSERT_2(uc, "gpa 0x%lx read 0x%lx");
-		break;
-	default:
-		TEST_ASSERT(uc.cmd == want, "ucall %lu, exit %u (%s)", uc.cmd,
-			    vcpu->run->exit_reason,
-			    exit_reason_str(vcpu->run->exit_reason));
-	}
-}
-
+/* The step's TDP faults and the mappings now; fail unless as expected. */
 static void show(struct kvm_vm *vm, struct kvm_vcpu *vcpu, uint64_t faults0,
-		 int64_t want_1g)
+		 uint64_t want_faults, int64_t want_1g)
 {
+	uint64_t faults = vcpu_stat(vcpu, "pf_fixed") - faults0;
+	int64_t n4k = vm_stat(vm, "pages_4k") - base_4k;
+	int64_t n2m = vm_stat(vm, "pages_2m") - base_2m;
 	int64_t n1g = vm_stat(vm, "pages_1g");
 
 	printf("TDP faults %lu; mappings 4K %ld, 2M %ld, 1G %ld; free 1G pages %ld\n",
-	       vcpu_stat(vcpu, "pf_fixed") - faults0, vm_stat(vm, "pages_4k"),
-	       vm_stat(vm, "pages_2m"), n1g, free_huge_pages(PG_SIZE_1G));
-	TEST_ASSERT(n1g == want_1g, "%ld 1G mappings, want %ld", n1g, want_1g);
+	       faults, n4k, n2m, n1g, free_huge_pages(PG_SIZE_1G));
+	TEST_ASSERT(faults == want_faults && !n4k && !n2m && n1g == want_1g,
+		    "want %lu fault(s) and %ld 1G mapping(s), nothing smaller",
+		    want_faults, want_1g);
 }
 
 int main(void)
@@ -93,24 +89,29 @@ int main(void)
 	printf("    KVM_SET_USER_MEMORY_REGION2(KVM_MEM_GUEST_MEMFD, gpa 4 GiB),\n");
 	printf("    KVM_SET_MEMORY_ATTRIBUTES(PRIVATE)\n");
 
+	vcpu_run_to_ucall(vcpu, UCALL_SYNC);
+	base_4k = vm_stat(vm, "pages_4k");
+	base_2m = vm_stat(vm, "pages_2m");
+
 	/* The guest's first touch fills the hole: one 1G page, one mapping. */
 	faults0 = vcpu_stat(vcpu, "pf_fixed");
-	run(vcpu, UCALL_SYNC);
+	vcpu_run_to_ucall(vcpu, UCALL_SYNC);
 	printf("    guest writes 1 GiB:                ");
-	show(vm, vcpu, faults0, 1);
+	show(vm, vcpu, faults0, 1, 1);
 	TEST_ASSERT(free_huge_pages(PG_SIZE_1G) == free0 - 1, "pool");
 
+	faults0 = vcpu_stat(vcpu, "pf_fixed");
 	TEST_ASSERT(!fallocate(fd, FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE,
 			       HOLE, PAGE_SIZE), "punch: %s", strerror(errno));
 	printf("    punch 4K at +512 MiB:              ");
-	show(vm, vcpu, faults0, 0);
+	show(vm, vcpu, faults0, 0, 0);
 	TEST_ASSERT(free_huge_pages(PG_SIZE_1G) == free0 - 1,
 		    "a 4K punch keeps the 1G page");
 
 	faults0 = vcpu_stat(vcpu, "pf_fixed");
-	run(vcpu, UCALL_DONE);
+	vcpu_run_to_ucall(vcpu, UCALL_DONE);
 	printf("    guest reads it all back:           ");
-	show(vm, vcpu, faults0, 1);
+	show(vm, vcpu, faults0, 1, 1);
 	printf("    the punched 4K read zeros, every other page its data; mapped huge again\n");
 
 	close(fd);

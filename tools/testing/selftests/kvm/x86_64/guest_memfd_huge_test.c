@@ -63,22 +63,6 @@ static void guest_code(uint64_t gpa, uint64_t size)
 	GUEST_DONE();
 }
 
-static void run_expect(struct kvm_vcpu *vcpu, int want)
-{
-	struct ucall uc;
-
-	vcpu_run(vcpu);
-	switch (get_ucall(vcpu, &uc)) {
-	case UCALL_ABORT:
-		REPORT_GUEST_ASSERT_2(uc, "gpa 0x%lx read 0x%lx");
-		break;
-	default:
-		TEST_ASSERT(uc.cmd == want, "ucall %lu, want %d, exit %u (%s)",
-			    uc.cmd, want, vcpu->run->exit_reason,
-			    exit_reason_str(vcpu->run->exit_reason));
-	}
-}
-
 FIXTURE(gmem) {
 	struct kvm_vm *vm;
 	struct kvm_vcpu *vcpu;
@@ -378,10 +362,10 @@ TEST_F_TIMEOUT(gmem, fd_closed_first, TIMEOUT)
 			       self->fd, 0);
 	vm_mem_set_private(self->vm, PRIVATE_GPA, self->size);
 	vcpu_args_set(self->vcpu, 2, PRIVATE_GPA, self->size);
-	run_expect(self->vcpu, UCALL_SYNC);
+	vcpu_run_to_ucall(self->vcpu, UCALL_SYNC);
 	EXPECT_EQ(0, close(self->fd));
 	self->fd = -1;
-	run_expect(self->vcpu, UCALL_DONE);
+	vcpu_run_to_ucall(self->vcpu, UCALL_DONE);
 
 	vm_set_user_memory_region2(self->vm, PRIVATE_SLOT, KVM_MEM_GUEST_MEMFD,
 				   PRIVATE_GPA, 0, NULL, 0, 0);

@@ -794,17 +794,9 @@ TEST_F_TIMEOUT(private_mem, store_error_exits, TIMEOUT)
 static long ksm_read(const char *knob)
 {
 	char path[64];
-	long val = -1;
-	FILE *f;
 
 	snprintf(path, sizeof(path), KSM_SYSFS "%s", knob);
-	f = fopen(path, "r");
-	if (f) {
-		if (fscanf(f, "%ld", &val) != 1)
-			val = -1;
-		fclose(f);
-	}
-	return val;
+	return read_sysfs_long(path);
 }
 
 static void ksm_write(const char *knob, long val)

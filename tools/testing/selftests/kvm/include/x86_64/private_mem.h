@@ -37,6 +37,15 @@ int vm_create_guest_memfd(struct kvm_vm *vm, uint64_t size, uint64_t flags);
 int private_file_create(struct kvm_vm *vm, bool guest_memfd, uint64_t size,
 			uint64_t page_size);
 
+/* The number in the sysfs (or procfs) file at @path; -1 if unreadable. */
+long read_sysfs_long(const char *path);
+
+/*
+ * Run @vcpu to its next ucall and fail unless it is @want; a failed guest
+ * assertion is reported with its two values as "gpa 0x%lx read 0x%lx".
+ */
+void vcpu_run_to_ucall(struct kvm_vcpu *vcpu, uint64_t want);
+
 /*
  * A counter of the huge page pool of @page_size (2M, 1G) from sysfs:
  * @what is "free_hugepages", "resv_hugepages", ...; -1 if unreadable.

@@ -95,9 +95,8 @@ static FILE *hugepage_pool_open(uint64_t page_size, const char *what,
 	return fopen(path, mode);
 }
 
-long hugepage_pool_value(uint64_t page_size, const char *what)
+static long fread_long(FILE *f)
 {
-	FILE *f = hugepage_pool_open(page_size, what, "r");
 	long val = -1;
 
 	if (f) {
@@ -106,6 +105,32 @@ long hugepage_pool_value(uint64_t page_size, const char *what)
 		fclose(f);
 	}
 	return val;
+}
+
+long read_sysfs_long(const char *path)
+{
+	return fread_long(fopen(path, "r"));
+}
+
+long hugepage_pool_value(uint64_t page_size, const char *what)
+{
+	return fread_long(hugepage_pool_open(page_size, what, "r"));
+}
+
+void vcpu_run_to_ucall(struct kvm_vcpu *vcpu, uint64_t want)
+{
+	struct ucall uc;
+
+	vcpu_run(vcpu);
+	switch (get_ucall(vcpu, &uc)) {
+	case UCALL_ABORT:
+		REPORT_GUEST_ASSERT_2(uc, "gpa 0x%lx read 0x%lx");
+		break;
+	default:
+		TEST_ASSERT(uc.cmd == want, "ucall %lu, want %lu, exit %u (%s)",
+			    uc.cmd, want, vcpu->run->exit_reason,
+			    exit_reason_str(vcpu->run->exit_reason));
+	}
 }
 
 int hugepage_pool_set(uint64_t page_size, const char *what, long value)
