@@ -28,6 +28,7 @@
 #include <linux/memfd.h>
 
 #include "../kselftest_harness.h"
+#include "../harness_select.h"
 #include "../../../../lib/test_memfile_uapi.h"
 
 #ifndef F_SEAL_AUTO_ALLOCATE
@@ -262,11 +263,11 @@ FIXTURE_SETUP(memfile)
 		self->rsvd0 = pool_read(variant->pool, "resv_hugepages");
 	}
 	if (variant->pool && self->free0 < NR_HPAGES)
-		SKIP(return, "needs %d free pages in %s, has %ld %s",
-		     NR_HPAGES, variant->pool, self->free0,
-		     "(reserve them on the kernel command line)");
+		SETUP_SKIP("needs %d free pages in %s, has %ld %s",
+		   NR_HPAGES, variant->pool, self->free0,
+		   "(reserve them on the kernel command line)");
 	if (access(DEVICE, F_OK))
-		SKIP(return, DEVICE " missing: kernel without CONFIG_TEST_MEMFILE");
+		SETUP_SKIP(DEVICE " missing: kernel without CONFIG_TEST_MEMFILE");
 
 	self->fd = memfile_memfd(variant->mfd_flags | MFD_INACCESSIBLE | MFD_ALLOW_SEALING);
 	ASSERT_LE(0, self->fd);
@@ -793,7 +794,8 @@ TEST_F(memfile, unregister_returns_pool)
  * tells consumers to drop its whole huge page; get_pfn() refuses that huge
  * page with -EHWPOISON until a punch takes it out of the file, and the next
  * get_pfn() fills the hole with a new one.  The other huge page keeps its
- * data.
+ * data.  The 1G case loses a 1G page until reboot, which later cases need:
+ * it runs alone (-r), in a boot of its own.
  */
 TEST_F(memfile, poison_invalidates_huge_page)
 {
@@ -803,8 +805,8 @@ TEST_F(memfile, poison_invalidates_huge_page)
 	};
 	uint64_t pfn = 0;
 
-	if (self->hpage == 1UL << 30)
-		SKIP(return, "poisoning costs a 1G page until reboot; later tests need both");
+	if (self->hpage == 1UL << 30 && !harness_case_alone)
+		SKIP(return, "poisoning loses a 1G page until reboot: run it alone, -r memfile.hugetlb_1g.poison_invalidates_huge_page");
 	FILL_FILE();
 	ASSERT_EQ(0, ioctl(self->dev, TEST_MEMFILE_POISON, &poison)) {
 		TH_LOG("TEST_MEMFILE_POISON: %s", strerror(errno));
@@ -856,14 +858,17 @@ static int write_file(const char *path, const char *text)
 
 FIXTURE_SETUP(shmem_thp)
 {
-	FILE *f = fopen(THP_ENABLED, "r");
+	FILE *f;
 	char *p, *q;
 
 	self->fd = -1;
 	self->dev = -1;
 	self->saved[0] = 0;
+	if (access(DEVICE, F_OK))
+		SETUP_SKIP(DEVICE " missing: kernel without CONFIG_TEST_MEMFILE");
+	f = fopen(THP_ENABLED, "r");
 	if (!f)
-		SKIP(return, THP_ENABLED " missing: kernel without shmem THP");
+		SETUP_SKIP(THP_ENABLED " missing: kernel without shmem THP");
 	ASSERT_NE(NULL, fgets(self->saved, sizeof(self->saved), f));
 	fclose(f);
 	/* "always within_size advise [never] deny force": keep the chosen one. */
@@ -919,4 +924,4 @@ TEST_F(shmem_thp, order_and_rounding)
 	EXPECT_EQ(2 * thp_pages, ev[1].end);
 }
 
-TEST_HARNESS_MAIN
+HARNESS_SELECT_MAIN

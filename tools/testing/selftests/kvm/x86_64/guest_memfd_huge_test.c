@@ -23,6 +23,7 @@
 /* kvm_util's ASSERT_EQ() gives way to the harness's. */
 #undef ASSERT_EQ
 #include "../kselftest_harness.h"
+#include "../harness_select.h"
 
 #define PRIVATE_GPA	(4ULL << 30)
 #define PRIVATE_SLOT	10
@@ -101,8 +102,8 @@ FIXTURE_SETUP(gmem)
 	self->vm = NULL;
 	if (variant->page_size &&
 	    free_huge_pages(variant->page_size) < (long)variant->nr_units)
-		SKIP(return, "needs %lu free %luM huge pages (boot with hugepages=)",
-		     variant->nr_units, variant->page_size >> 20);
+		SETUP_SKIP("needs %lu free %luM huge pages (boot with hugepages=)",
+		   variant->nr_units, variant->page_size >> 20);
 
 	self->vm = vm_create_sw_protected_with_one_vcpu(&self->vcpu, 64,
 							guest_code);
@@ -391,4 +392,4 @@ TEST_F(gmem, many_per_vm)
 		close(fds[i]);
 }
 
-TEST_HARNESS_MAIN
+HARNESS_SELECT_MAIN

@@ -32,6 +32,7 @@
 /* kvm_util's ASSERT_EQ() gives way to the harness's. */
 #undef ASSERT_EQ
 #include "../kselftest_harness.h"
+#include "../harness_select.h"
 
 #define PRIVATE_GPA	(4ULL << 30)
 #define PRIVATE_SLOT	10
@@ -264,8 +265,8 @@ FIXTURE_SETUP(private_mem)
 
 	if (variant->page_size &&
 	    free_huge_pages(variant->page_size) < (long)variant->nr_units)
-		SKIP(return, "needs %lu free %luM huge pages (boot with hugepages=)",
-		     variant->nr_units, variant->page_size >> 20);
+		SETUP_SKIP("needs %lu free %luM huge pages (boot with hugepages=)",
+		   variant->nr_units, variant->page_size >> 20);
 
 	self->vm = vm_create_sw_protected_with_one_vcpu(&self->vcpu, 64,
 							guest_code);
@@ -928,8 +929,8 @@ TEST_F_TIMEOUT(private_mem, host_mm_events_spare_private, TIMEOUT)
  * driver) leaves the page in the file, flagged.  KVM drops its mapping of the
  * backing page that holds it, and every access there exits with EHWPOISON
  * until the VMM punches the page out; the guest then reads zeros there, and
- * the rest of its memory kept its data.  (A 1G variant would cost one of the
- * two 1G pages the machine has until reboot.)
+ * the rest of its memory kept its data.  The 1G case loses a 1G page until
+ * reboot, which later cases need: it runs alone (-r), in a boot of its own.
  */
 TEST_F_TIMEOUT(private_mem, poisoned_page_exits, TIMEOUT)
 {
@@ -938,8 +939,8 @@ TEST_F_TIMEOUT(private_mem, poisoned_page_exits, TIMEOUT)
 	long free_before = 0;
 	int dev, i;
 
-	if (self->unit == PG_SIZE_1G)
-		SKIP(return, "poisoning costs a 1G page until reboot; later tests need both");
+	if (self->unit == PG_SIZE_1G && !harness_case_alone)
+		SKIP(return, "poisoning loses a 1G page until reboot: run it alone, -r private_mem.hugetlb_1g.poisoned_page_exits");
 	if (variant->guest_memfd)
 		SKIP(return, "the test driver needs a memfd: a guest_memfd's memfile has no fd");
 	dev = open(TEST_MEMFILE_DEVICE, O_RDWR);
@@ -1514,4 +1515,4 @@ TEST(vm_types)
 	close(kvm_fd);
 }
 
-TEST_HARNESS_MAIN
+HARNESS_SELECT_MAIN
