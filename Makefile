@@ -5,12 +5,16 @@
 
 H := harness
 
-.PHONY: help setup prepare kernel tests check run vm series refresh reset clean distclean
+.PHONY: help setup prepare kernel tests check run vm soak stress-runs qemu-backports series refresh reset clean distclean
 
 help:
 	@echo "make run         build, boot, and show what the kernel offers"
 	@echo "make check       build, boot, run every test; 'N passed, N failed' at the end"
 	@echo "make vm CMD='...' [FILES='a b']   run your command as root in the test machine"
+	@echo "make check FLAVOUR=base   the same on the unpatched 6.1 kernel (upstream ABI only)"
+	@echo "make soak [DURATION=30m]  the full stress, 2 vCPUs, on the debug kernel"
+	@echo "make stress-runs [RUNS=10 STRESS='-s -o pm -d 60']   count stress failures"
+	@echo "make qemu-backports   unpack QEMU 10.0 to compare (QEMU_ROOT=build/qemu-backports)"
 	@echo "make series      export build/series/*.patch and run checkpatch --strict on it"
 	@echo "make prepare     lay build/linux: Linux 6.1 + patches/ + our new files"
 	@echo "make refresh     write commits made in build/linux back to patches/ and our files"
@@ -45,6 +49,16 @@ vm: kernel tests
 	@test -n "$$CMD" || { echo "usage: make vm CMD='command' [FILES='file ...']" >&2; exit 2; }
 	@$(H)/boot vm $(FILES)
 
+soak: prepare tests
+	@FLAVOUR=debug $(H)/build-kernel
+	@FLAVOUR=debug $(H)/soak
+
+stress-runs: kernel tests
+	@$(H)/stress-runs
+
+qemu-backports:
+	@$(H)/qemu-backports
+
 series: prepare
 	@$(H)/export-series
 
@@ -55,7 +69,7 @@ reset:
 	@$(H)/reset
 
 clean:
-	rm -rf build/obj build/obj-debug build/kconfig-* build/tests build/series
+	rm -rf build/obj build/obj-debug build/obj-base build/kconfig-* build/tests build/series
 
 distclean:
 	rm -rf build

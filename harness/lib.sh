@@ -6,12 +6,16 @@ set -euo pipefail
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${BUILD:-$TOP/build}
 SRC=$BUILD/linux		# unpacked base + series, a git repository
-# Which kernel: the default one, or "debug" (lockdep, KASAN, KFENCE, ...).
+# Which kernel: the default one, "debug" (lockdep, KASAN, KFENCE, ...), or
+# "base": the unpatched 6.1 tree with the same config minus the series' own
+# options, to compare what uses only upstream ABI against upstream.
 FLAVOUR=${FLAVOUR:-default}
+KSRC=$SRC			# the tree the kernel is built from
 case $FLAVOUR in
 default) OBJ=$BUILD/obj ;;	# kernel objects (make O=)
 debug) OBJ=$BUILD/obj-debug ;;
-*) printf 'error: FLAVOUR=%s: default or debug\n' "$FLAVOUR" >&2; exit 1 ;;
+base) OBJ=$BUILD/obj-base KSRC=$BUILD/linux-base ;;	# a worktree at tag "base"
+*) printf 'error: FLAVOUR=%s: default, debug or base\n' "$FLAVOUR" >&2; exit 1 ;;
 esac
 TESTS=$BUILD/tests		# static test programs
 BASE_TARBALL=/usr/src/linux-source-6.1.tar.xz
@@ -25,9 +29,11 @@ export CCACHE_BASEDIR=$BUILD CCACHE_NOHASHDIR=1 CCACHE_SLOPPINESS=time_macros
 export KBUILD_BUILD_TIMESTAMP='Thu Jan  1 00:00:00 UTC 2026'
 export KBUILD_BUILD_USER=memfile KBUILD_BUILD_HOST=harness
 export LC_ALL=C
-# uname -r of our kernel: 6.1.y-memfile[-debug] (no "+" for a git tree).
+# uname -r of our kernel: 6.1.y-memfile[-debug], 6.1.y-base unpatched (no
+# "+" for a git tree).
 export LOCALVERSION=-memfile
 [ "$FLAVOUR" = default ] || LOCALVERSION=-memfile-$FLAVOUR
+[ "$FLAVOUR" != base ] || LOCALVERSION=-base
 
 if [ -t 1 ]; then
 	_bold=$'\e[1m' _red=$'\e[31m' _off=$'\e[0m'
@@ -49,6 +55,41 @@ logged() {
 		grep -E -B2 -A6 'error:|Error [0-9]|\*\*\*' "$log" | tail -n 60 >&2 || tail -n 40 "$log" >&2
 		exit 1
 	fi
+}
+
+# The URI of the archive that serves the "bookworm" suite itself.
+bookworm_archive() {
+	python3 - <<'PY'
+import glob, re
+for path in ["/etc/apt/sources.list"] + sorted(glob.glob("/etc/apt/sources.list.d/*.list")):
+    try:
+        for line in open(path):
+            m = re.match(r"\s*deb\s+(\[[^]]*\]\s+)?(\S+)\s+bookworm\s", line)
+            if m:
+                print(m.group(2)); raise SystemExit
+    except OSError:
+        pass
+for path in sorted(glob.glob("/etc/apt/sources.list.d/*.sources")):
+    for stanza in open(path).read().split("\n\n"):
+        fields = dict(re.findall(r"^(\w[\w-]*):\s*(.*)$", stanza, re.M))
+        if "deb" in fields.get("Types", "").split() and \
+           "bookworm" in fields.get("Suites", "").split() and \
+           fields.get("Enabled", "yes") != "no":
+            print(fields["URIs"].split()[0]); raise SystemExit
+PY
+}
+
+# Add bookworm-backports, from the archive bookworm comes from, once.
+# $1 says what for.  Needs root.
+add_backports() {
+	local list=/etc/apt/sources.list.d/memfile-bookworm-backports.list uri
+	[ -e "$list" ] && return
+	apt-cache policy 2>/dev/null | grep -q 'bookworm-backports' && return
+	uri=$(bookworm_archive)
+	[ -n "$uri" ] || die "no Debian archive in /etc/apt/sources.list*: cannot add bookworm-backports"
+	stage "adding bookworm-backports from $uri ($1)"
+	echo "deb $uri bookworm-backports main" >"$list"
+	logged "$BUILD/logs/apt-update-backports.log" apt-get update -q
 }
 
 kernel_release() { cat "$OBJ/include/config/kernel.release" 2>/dev/null || echo unknown; }

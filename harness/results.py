@@ -22,7 +22,7 @@ import sys
 
 RESULT = re.compile(r"^(?P<indent>\s*)(?P<not>not )?ok (?P<num>\d+)(?: -)? ?(?P<name>[^#]*?)"
                     r"\s*(?:#\s*(?P<directive>\S+)\s*(?P<reason>.*))?$")
-PLAN = re.compile(r"^(?P<indent>\s*)1\.\.(?P<count>\d+)")
+PLAN = re.compile(r"^(?P<indent>\s*)1\.\.(?P<count>\d+)(?:\s*#\s*SKIP\s*(?P<skip>.*))?")
 KSFT_SKIP = 4
 SUBTEST = re.compile(r"^(?P<indent>\s*)# Subtest: (?P<name>\S+)")
 
@@ -77,6 +77,7 @@ class Run:
         names = {}        # indent -> name of the subtest whose children sit there
         top_plan = None
         top_indent = None
+        plan_skip = None  # "1..0 # SKIP why": the whole program skipped
         for line in lines:
             m = SUBTEST.match(line)
             if m:
@@ -85,6 +86,7 @@ class Run:
             m = PLAN.match(line)
             if m and top_plan is None:
                 top_plan, top_indent = int(m["count"]), len(m["indent"])
+                plan_skip = m["skip"]
                 continue
             m = RESULT.match(line)
             if not m:
@@ -117,6 +119,11 @@ class Run:
                 self.emit(True, name, f" # XFAIL {reason}")
             else:
                 self.emit(ok, name, "" if ok else f" # {reason}" if reason else "")
+
+        if (kind == "selftest" and top_plan == 0 and plan_skip is not None
+                and not results and rc == KSFT_SKIP):
+            self.emit(None, f"selftest:{section}", f" # SKIP {plan_skip}")
+            return
 
         if kind == "kunit":
             for _, _, full, _, _ in leaves:

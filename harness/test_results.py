@@ -57,6 +57,18 @@ class ResultsTest(unittest.TestCase):
                    "harness: begin selftest s\nharness: end selftest s rc=4\nharness: exit 0\n")
         self.assertEqual((r.passed, r.failed, r.skipped), (1, 1, 1))
 
+    def test_whole_program_skip(self):
+        # kselftest's "1..0 # SKIP why" with exit status 4: one skip, with
+        # its reason; the same plan with another status is a failure.
+        r, out = run("harness: begin selftest u\nTAP version 13\n"
+                     "1..0 # SKIP - KVM selftests now require KVM_SET_USER_MEMORY_REGION2\n"
+                     "harness: end selftest u rc=4\nharness: exit 0\n")
+        self.assertEqual((r.passed, r.failed, r.skipped), (0, 0, 1))
+        self.assertIn("ok selftest:u # SKIP - KVM selftests now require", out)
+        r, _ = run("harness: begin selftest u\n1..0 # SKIP no\n"
+                   "harness: end selftest u rc=1\nharness: exit 0\n")
+        self.assertEqual((r.passed, r.failed, r.skipped), (0, 1, 0))
+
     def test_crash_mid_section_fails(self):
         r, out = run("harness: begin selftest t\n1..2\nok 1 a\n")
         self.assertEqual(r.failed, 1)
