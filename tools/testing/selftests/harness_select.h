@@ -13,7 +13,8 @@
  * and a test runner gives the costly case a boot of its own.  A case is
  * named as the harness prints it: FIXTURE.TEST without a variant,
  * global.TEST for a plain TEST().  Include after kselftest_harness.h, and
- * end the program with HARNESS_SELECT_MAIN instead of TEST_HARNESS_MAIN.
+ * have main() return harness_select_main(argc, argv) instead of
+ * TEST_HARNESS_MAIN.
  */
 #ifndef SELFTESTS_HARNESS_SELECT_H
 #define SELFTESTS_HARNESS_SELECT_H
@@ -128,8 +129,9 @@ static int harness_select_main(int argc, char **argv)
 		} else if (opt == 'x' && harness_nr_excluded < HARNESS_SELECT_MAX) {
 			harness_excluded[harness_nr_excluded++] = optarg;
 		} else {
-			fprintf(stderr, "usage: %s [-r FIXTURE.VARIANT.TEST | -x FIXTURE.VARIANT.TEST...]\n",
+			fprintf(stderr, "usage: %s [-r CASE | -x CASE...]\n",
 				argv[0]);
+			fprintf(stderr, "CASE: FIXTURE.VARIANT.TEST, as printed\n");
 			return KSFT_FAIL;
 		}
 	}
@@ -174,11 +176,5 @@ static int harness_select_main(int argc, char **argv)
 	ksft_exit(ret == 0);
 	return KSFT_FAIL;
 }
-
-#define HARNESS_SELECT_MAIN					\
-	int main(int argc, char **argv)				\
-	{							\
-		return harness_select_main(argc, argv);		\
-	}
 
 #endif /* SELFTESTS_HARNESS_SELECT_H */

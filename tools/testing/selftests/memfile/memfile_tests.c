@@ -264,8 +264,8 @@ FIXTURE_SETUP(memfile)
 	}
 	if (variant->pool && self->free0 < NR_HPAGES)
 		SETUP_SKIP("needs %d free pages in %s, has %ld %s",
-		   NR_HPAGES, variant->pool, self->free0,
-		   "(reserve them on the kernel command line)");
+			   NR_HPAGES, variant->pool, self->free0,
+			   "(reserve them on the kernel command line)");
 	if (access(DEVICE, F_OK))
 		SETUP_SKIP(DEVICE " missing: kernel without CONFIG_TEST_MEMFILE");
 
@@ -806,7 +806,7 @@ TEST_F(memfile, poison_invalidates_huge_page)
 	uint64_t pfn = 0;
 
 	if (self->hpage == 1UL << 30 && !harness_case_alone)
-		SKIP(return, "poisoning loses a 1G page until reboot: run it alone, -r memfile.hugetlb_1g.poison_invalidates_huge_page");
+		SKIP(return, "loses a 1G page until reboot: run it alone (-r)");
 	FILL_FILE();
 	ASSERT_EQ(0, ioctl(self->dev, TEST_MEMFILE_POISON, &poison)) {
 		TH_LOG("TEST_MEMFILE_POISON: %s", strerror(errno));
@@ -924,4 +924,7 @@ TEST_F(shmem_thp, order_and_rounding)
 	EXPECT_EQ(2 * thp_pages, ev[1].end);
 }
 
-HARNESS_SELECT_MAIN
+int main(int argc, char **argv)
+{
+	return harness_select_main(argc, argv);
+}

@@ -103,7 +103,7 @@ FIXTURE_SETUP(gmem)
 	if (variant->page_size &&
 	    free_huge_pages(variant->page_size) < (long)variant->nr_units)
 		SETUP_SKIP("needs %lu free %luM huge pages (boot with hugepages=)",
-		   variant->nr_units, variant->page_size >> 20);
+			   variant->nr_units, variant->page_size >> 20);
 
 	self->vm = vm_create_sw_protected_with_one_vcpu(&self->vcpu, 64,
 							guest_code);
@@ -392,4 +392,7 @@ TEST_F(gmem, many_per_vm)
 		close(fds[i]);
 }
 
-HARNESS_SELECT_MAIN
+int main(int argc, char **argv)
+{
+	return harness_select_main(argc, argv);
+}

@@ -266,7 +266,7 @@ FIXTURE_SETUP(private_mem)
 	if (variant->page_size &&
 	    free_huge_pages(variant->page_size) < (long)variant->nr_units)
 		SETUP_SKIP("needs %lu free %luM huge pages (boot with hugepages=)",
-		   variant->nr_units, variant->page_size >> 20);
+			   variant->nr_units, variant->page_size >> 20);
 
 	self->vm = vm_create_sw_protected_with_one_vcpu(&self->vcpu, 64,
 							guest_code);
@@ -940,7 +940,7 @@ TEST_F_TIMEOUT(private_mem, poisoned_page_exits, TIMEOUT)
 	int dev, i;
 
 	if (self->unit == PG_SIZE_1G && !harness_case_alone)
-		SKIP(return, "poisoning loses a 1G page until reboot: run it alone, -r private_mem.hugetlb_1g.poisoned_page_exits");
+		SKIP(return, "loses a 1G page until reboot: run it alone (-r)");
 	if (variant->guest_memfd)
 		SKIP(return, "the test driver needs a memfd: a guest_memfd's memfile has no fd");
 	dev = open(TEST_MEMFILE_DEVICE, O_RDWR);
@@ -1515,4 +1515,7 @@ TEST(vm_types)
 	close(kvm_fd);
 }
 
-HARNESS_SELECT_MAIN
+int main(int argc, char **argv)
+{
+	return harness_select_main(argc, argv);
+}
