@@ -374,9 +374,12 @@ static int test_memfile_poison(void __user *uarg)
 	/* Holding the file keeps its pages from being freed under us. */
 	ret = test_memfile_file_pfn(file, arg.pgoff, &pfn);
 	if (!ret) {
-		/* As an error found by a memory scrubber: nobody is signalled. */
+		/*
+		 * As an error found by a memory scrubber: nobody is signalled.
+		 * Consumers are invalidated as our task work, before this
+		 * ioctl returns to user mode.
+		 */
 		ret = memory_failure(pfn, 0);
-		memfile_notifier_flush_errors();
 	}
 	fput(file);
 	return ret;

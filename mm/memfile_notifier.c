@@ -21,7 +21,9 @@
 #include <linux/mutex.h>
 #include <linux/rculist.h>
 #include <linux/seq_file.h>
+#include <linux/sched.h>
 #include <linux/slab.h>
+#include <linux/task_work.h>
 #include <linux/workqueue.h>
 
 /* Registered stores: written under memfile_stores_lock, read under RCU. */
@@ -248,7 +250,10 @@ EXPORT_SYMBOL_GPL(memfile_notifier_invalidate_end);
 
 /* A poisoned range of a file whose consumers have yet to drop it. */
 struct memfile_error {
-	struct work_struct work;
+	union {
+		struct callback_head task_work;	/* on the reporting task */
+		struct work_struct work;	/* or on memfile_error_wq */
+	};
 	struct memfile_node *node;
 	struct inode *inode;	/* holds @node */
 	pgoff_t start;
@@ -257,11 +262,8 @@ struct memfile_error {
 
 static struct workqueue_struct *memfile_error_wq;
 
-static void memfile_error_work(struct work_struct *work)
+static void memfile_error_invalidate(struct memfile_error *err)
 {
-	struct memfile_error *err = container_of(work, struct memfile_error,
-						 work);
-
 	/* The lock a store's hole punch holds around its invalidation. */
 	inode_lock(err->inode);
 	memfile_notifier_invalidate_start(err->node, err->start, err->end);
@@ -269,6 +271,18 @@ static void memfile_error_work(struct work_struct *work)
 	inode_unlock(err->inode);
 	iput(err->inode);
 	kfree(err);
+}
+
+static void memfile_error_task_work(struct callback_head *head)
+{
+	memfile_error_invalidate(container_of(head, struct memfile_error,
+					      task_work));
+}
+
+static void memfile_error_work(struct work_struct *work)
+{
+	memfile_error_invalidate(container_of(work, struct memfile_error,
+					      work));
 }
 
 /**
@@ -282,10 +296,18 @@ static void memfile_error_work(struct work_struct *work)
  * Called by a backing store's ->error_remove_page() when memory_failure()
  * finds a page of the file poisoned, with the page locked.  The page stays
  * in the file, flagged, and the store's get_pfn refuses it with -EHWPOISON
- * from then on; consumers that took it before are invalidated from a
- * workqueue.  Not here: a hole punch takes page locks inside an
+ * from then on.  Consumers that took it before are invalidated later, with
+ * no lock held: not here, because a hole punch takes page locks inside an
  * invalidation, so waiting for @node's rwsem with a page locked could
  * deadlock behind a consumer waiting to register.
+ *
+ * When a user task reports the error (madvise(MADV_HWPOISON), a machine
+ * check's kill_me_maybe(), a VMM's vCPU thread), the invalidation is task
+ * work: it is done before that task returns to user mode or enters a guest,
+ * so the task's next guest access to the range faults and sees -EHWPOISON,
+ * whatever the timing.  Kernel threads (the memory_failure_queue() worker,
+ * KUnit) queue it on a workqueue instead; memfile_notifier_flush_errors()
+ * waits for that.
  *
  * Nothing is allocated or queued for a file without consumers.
  *
@@ -323,6 +345,13 @@ int memfile_notifier_report_error(struct memfile_node *node,
 	err->node = node;
 	err->start = start;
 	err->end = end;
+
+	/* task_work_add() fails once the task is past exit_task_work(). */
+	if (!(current->flags & (PF_KTHREAD | PF_EXITING))) {
+		init_task_work(&err->task_work, memfile_error_task_work);
+		if (!task_work_add(current, &err->task_work, TWA_RESUME))
+			return 0;
+	}
 	INIT_WORK(&err->work, memfile_error_work);
 	queue_work(memfile_error_wq, &err->work);
 	return 0;
@@ -332,9 +361,11 @@ EXPORT_SYMBOL_GPL(memfile_notifier_report_error);
 /**
  * memfile_notifier_flush_errors - wait until poisoned ranges are invalidated
  *
- * For callers of memory_failure() that must know the consumers of every
- * poisoned range reported so far were told, such as a test driver.  Must not
- * be called with an inode lock held.
+ * For kernel threads that called memory_failure() and must know that the
+ * consumers of every poisoned range they reported were told, such as KUnit
+ * tests (a user task's reports are done before it returns to user mode, see
+ * memfile_notifier_report_error()).  Must not be called with an inode lock
+ * held.
  */
 void memfile_notifier_flush_errors(void)
 {

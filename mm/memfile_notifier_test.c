@@ -761,8 +761,9 @@ static void test_no_callback_after_unregister(struct kunit *test)
 
 /*
  * A store reports a poisoned page with the page locked, so the consumers are
- * told from a workqueue, under the inode lock, of the range reported; the
- * report itself does not wait for them.
+ * told later, under the inode lock, of the range reported; the report itself
+ * does not wait for them.  KUnit runs in a kernel thread: a workqueue tells
+ * them.
  */
 static void test_error_invalidates_later(struct kunit *test)
 {

@@ -979,6 +979,68 @@ TEST_F_TIMEOUT(private_mem, poisoned_page_exits, TIMEOUT)
 }
 
 /*
+ * The guest touches a page right after it is poisoned, with no wait in
+ * between: the invalidation is done before the poisoning ioctl returns to
+ * user mode, so KVM_RUN always finds the mapping gone and exits with
+ * EHWPOISON (a workqueue left it to chance).  4K: 100 rounds on distinct
+ * pages.  2M: 10 rounds, each punching the huge page out and writing it
+ * again, so each loses one page to the pool.  1G would lose ten 1G pages:
+ * poisoned_page_exits covers 1G, in a boot of its own.
+ */
+TEST_F_TIMEOUT(private_mem, poison_then_touch_at_once, TIMEOUT)
+{
+	struct test_memfile_poison poison = { .fd = self->fd };
+	int rounds = self->unit == PAGE_SIZE ? 100 : 10;
+	long free_before = 0;
+	uint64_t gpa, off;
+	int dev, i;
+
+	if (self->unit == PG_SIZE_1G)
+		SKIP(return, "would lose ten 1G pages: poisoned_page_exits covers 1G");
+	if (variant->guest_memfd)
+		SKIP(return, "the test driver needs a memfd: a guest_memfd's memfile has no fd");
+	dev = open(TEST_MEMFILE_DEVICE, O_RDWR);
+	if (dev < 0)
+		SKIP(return, TEST_MEMFILE_DEVICE " missing: kernel without CONFIG_TEST_MEMFILE");
+
+	do_op(self->vcpu, OP_WRITE, PRIVATE_GPA, self->size, 0x5555);
+	expect_units_mapped(self->nr_units);
+	if (self->unit != PAGE_SIZE)
+		free_before = free_huge_pages(self->unit);
+
+	for (i = 0; i < rounds; i++) {
+		off = (i % self->nr_units) * self->unit;
+		gpa = PRIVATE_GPA + off;
+		/* After the punch, the page reads zero: alt covers it all. */
+		guest_op = (struct guest_op){
+			.opcode = OP_CHECK, .gpa = gpa, .size = self->unit,
+			.seed = 0x5555, .alt_gpa = gpa, .alt_size = self->unit,
+		};
+		sync_global_to_guest(self->vm, guest_op);
+
+		/* A different base page of the backing page each round. */
+		poison.pgoff = (off + (i * 37 * PAGE_SIZE) % self->unit) /
+			       PAGE_SIZE;
+		ASSERT_EQ(0, ioctl(dev, TEST_MEMFILE_POISON, &poison)) {
+			TH_LOG("round %d: TEST_MEMFILE_POISON: %s", i,
+			       strerror(errno));
+		}
+		run_expect_memory_fault(self->vcpu, EHWPOISON, gpa,
+					KVM_MEMORY_EXIT_FLAG_PRIVATE);
+		expect_units_mapped(self->nr_units - 1);
+
+		ASSERT_EQ(0, fallocate(self->fd, FALLOC_FL_PUNCH_HOLE |
+				       FALLOC_FL_KEEP_SIZE, off, self->unit));
+		run_to_sync(self->vcpu);
+		do_op(self->vcpu, OP_WRITE, gpa, self->unit, 0x5555);
+		expect_units_mapped(self->nr_units);
+	}
+	close(dev);
+	if (self->unit != PAGE_SIZE)
+		EXPECT_EQ(free_before - rounds, free_huge_pages(self->unit));
+}
+
+/*
  * Closing the memfd leaves the guest its memory; deleting the slot gives
  * the pages back to the pool, and a private access there then exits.
  */
