@@ -267,6 +267,34 @@ out:
 	return ret;
 }
 
+#if defined(CONFIG_MIGRATION) || defined(CONFIG_MEMORY_FAILURE)
+/*
+ * The folio that holds base page @pgoff of a hugetlbfs or shmem file, with
+ * a reference, and the PFN of that base page.  For errors and migrations
+ * that come from outside any consumer: no registration needed.
+ */
+static struct folio *test_memfile_file_folio(struct file *file, pgoff_t pgoff,
+					     unsigned long *pfn)
+{
+	pgoff_t index = pgoff;
+	struct folio *folio;
+
+	if (is_file_hugepages(file))
+		index = pgoff >> huge_page_order(hstate_file(file));
+	else if (!shmem_file(file))
+		return ERR_PTR(-EOPNOTSUPP);
+
+	folio = filemap_get_folio(file->f_mapping, index);
+	if (!folio)
+		return ERR_PTR(-ENOENT);
+	if (folio_test_hugetlb(folio))
+		*pfn = folio_pfn(folio) + (pgoff & (folio_nr_pages(folio) - 1));
+	else
+		*pfn = folio_pfn(folio) + (pgoff - folio->index);
+	return folio;
+}
+#endif
+
 #ifdef CONFIG_MIGRATION
 /* Isolate the folio as compaction would; it is ours on return 0. */
 static int test_memfile_isolate(struct folio *folio, struct list_head *pages)
@@ -286,12 +314,26 @@ static int test_memfile_isolate(struct folio *folio, struct list_head *pages)
 	return 0;
 }
 
-static int test_memfile_migrate(struct test_memfile *tm, void __user *uarg)
+/* Migrate what test_memfile_isolate() took; -EBUSY if the store refused. */
+static int test_memfile_migrate_isolated(struct list_head *pages)
 {
 	struct migration_target_control mtc = {
 		.nid = NUMA_NO_NODE,
 		.gfp_mask = GFP_HIGHUSER_MOVABLE,
 	};
+	int ret;
+
+	ret = migrate_pages(pages, alloc_migration_target, NULL,
+			    (unsigned long)&mtc, MIGRATE_SYNC, MR_SYSCALL, NULL);
+	if (ret) {
+		putback_movable_pages(pages);
+		return ret < 0 ? ret : -EBUSY;
+	}
+	return 0;
+}
+
+static int test_memfile_migrate(struct test_memfile *tm, void __user *uarg)
+{
 	struct test_memfile_pfn arg;
 	unsigned long pfn;
 	unsigned int order;
@@ -311,12 +353,9 @@ static int test_memfile_migrate(struct test_memfile *tm, void __user *uarg)
 	if (ret)
 		return ret;
 
-	ret = migrate_pages(&pages, alloc_migration_target, NULL,
-			    (unsigned long)&mtc, MIGRATE_SYNC, MR_SYSCALL, NULL);
-	if (ret) {
-		putback_movable_pages(&pages);
-		return ret < 0 ? ret : -EBUSY;
-	}
+	ret = test_memfile_migrate_isolated(&pages);
+	if (ret)
+		return ret;
 
 	ret = memfile_get_pfn(&tm->notifier, arg.pgoff, &pfn, &order);
 	if (ret)
@@ -326,40 +365,53 @@ static int test_memfile_migrate(struct test_memfile *tm, void __user *uarg)
 	arg.order = order;
 	return copy_to_user(uarg, &arg, sizeof(arg)) ? -EFAULT : 0;
 }
+
+static int test_memfile_migrate_file(void __user *uarg)
+{
+	struct test_memfile_file_page arg;
+	struct folio *folio;
+	unsigned long pfn;
+	struct file *file;
+	LIST_HEAD(pages);
+	int ret;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return -EFAULT;
+	if (arg.pad)
+		return -EINVAL;
+	file = fget(arg.fd);
+	if (!file)
+		return -EBADF;
+	folio = test_memfile_file_folio(file, arg.pgoff, &pfn);
+	if (IS_ERR(folio)) {
+		ret = PTR_ERR(folio);
+		goto out;
+	}
+	ret = test_memfile_isolate(folio, &pages);
+	folio_put(folio);
+	if (!ret)
+		ret = test_memfile_migrate_isolated(&pages);
+out:
+	fput(file);
+	return ret;
+}
 #else
 static int test_memfile_migrate(struct test_memfile *tm, void __user *uarg)
+{
+	return -EOPNOTSUPP;
+}
+
+static int test_memfile_migrate_file(void __user *uarg)
 {
 	return -EOPNOTSUPP;
 }
 #endif
 
 #ifdef CONFIG_MEMORY_FAILURE
-/* The PFN of base page @pgoff of a hugetlbfs or shmem file, if present. */
-static int test_memfile_file_pfn(struct file *file, pgoff_t pgoff,
-				 unsigned long *pfn)
-{
-	pgoff_t index = pgoff;
-	struct folio *folio;
-
-	if (is_file_hugepages(file))
-		index = pgoff >> huge_page_order(hstate_file(file));
-	else if (!shmem_file(file))
-		return -EOPNOTSUPP;
-
-	folio = filemap_get_folio(file->f_mapping, index);
-	if (!folio)
-		return -ENOENT;
-	if (folio_test_hugetlb(folio))
-		*pfn = folio_pfn(folio) + (pgoff & (folio_nr_pages(folio) - 1));
-	else
-		*pfn = folio_pfn(folio) + (pgoff - folio->index);
-	folio_put(folio);
-	return 0;
-}
-
 static int test_memfile_poison(void __user *uarg)
 {
 	struct test_memfile_poison arg;
+	struct folio *folio;
 	unsigned long pfn;
 	struct file *file;
 	int ret;
@@ -372,8 +424,11 @@ static int test_memfile_poison(void __user *uarg)
 	if (!file)
 		return -EBADF;
 	/* Holding the file keeps its pages from being freed under us. */
-	ret = test_memfile_file_pfn(file, arg.pgoff, &pfn);
+	folio = test_memfile_file_folio(file, arg.pgoff, &pfn);
+	ret = PTR_ERR_OR_ZERO(folio);
 	if (!ret) {
+		/* An extra reference would make the recovery fail. */
+		folio_put(folio);
 		/*
 		 * As an error found by a memory scrubber: nobody is signalled.
 		 * Consumers are invalidated as our task work, before this
@@ -427,6 +482,9 @@ static long test_memfile_ioctl(struct file *file, unsigned int cmd,
 		break;
 	case TEST_MEMFILE_POISON:
 		ret = test_memfile_poison(uarg);
+		break;
+	case TEST_MEMFILE_MIGRATE_FILE:
+		ret = test_memfile_migrate_file(uarg);
 		break;
 	case TEST_MEMFILE_REFS:
 		ret = put_user(tm->nr_refs, (u64 __user *)uarg);

@@ -70,6 +70,17 @@ struct test_memfile_poison {
 	__u64 pgoff;
 };
 
+/*
+ * Try to migrate the page holding base page @pgoff of the memory file @fd,
+ * as compaction would, without registering on the file: to race another
+ * consumer's registration.  -EBUSY if the store refused.
+ */
+struct test_memfile_file_page {
+	__s32 fd;
+	__u32 pad;
+	__u64 pgoff;
+};
+
 #define TEST_MEMFILE_IOC		'M'
 #define TEST_MEMFILE_REGISTER		_IOW(TEST_MEMFILE_IOC, 0xa0, struct test_memfile_register)
 #define TEST_MEMFILE_UNREGISTER		_IO(TEST_MEMFILE_IOC, 0xa1)
@@ -85,5 +96,6 @@ struct test_memfile_poison {
  */
 #define TEST_MEMFILE_MIGRATE		_IOWR(TEST_MEMFILE_IOC, 0xa7, struct test_memfile_pfn)
 #define TEST_MEMFILE_POISON		_IOW(TEST_MEMFILE_IOC, 0xa8, struct test_memfile_poison)
+#define TEST_MEMFILE_MIGRATE_FILE	_IOW(TEST_MEMFILE_IOC, 0xa9, struct test_memfile_file_page)
 
 #endif /* _LIB_TEST_MEMFILE_UAPI_H */

@@ -152,6 +152,11 @@ static struct memfile_node *hugetlbfs_lookup_memfile_node(struct file *file)
  * Look up the huge page that holds base page @pgoff, under the inode lock so
  * that i_size cannot change under us: a page at or past EOF is never handed
  * out, so truncation need not tell consumers about pages beyond the old EOF.
+ *
+ * The folio comes back locked, which excludes hugetlbfs_migrate_folio(): a
+ * migration that checked MEMFILE_F_UNMOVABLE before a consumer registered
+ * either fails on the reference we hold or moves the page before we see it,
+ * never in between with our PFN handed out and the old page freed.
  */
 static int hugetlbfs_memfile_find(struct inode *inode, pgoff_t pgoff,
 				  struct folio **foliop)
@@ -163,8 +168,8 @@ static int hugetlbfs_memfile_find(struct inode *inode, pgoff_t pgoff,
 	if (pgoff >= i_size_read(inode) >> PAGE_SHIFT)
 		ret = -ERANGE;
 	else
-		*foliop = filemap_get_folio(inode->i_mapping,
-					    pgoff >> huge_page_order(h));
+		*foliop = filemap_lock_folio(inode->i_mapping,
+					     pgoff >> huge_page_order(h));
 	inode_unlock_shared(inode);
 	return ret;
 }
@@ -201,12 +206,14 @@ static int hugetlbfs_memfile_get_pfn(struct file *file, pgoff_t pgoff,
 		return -EAGAIN;
 
 	if (folio_test_hwpoison(folio)) {
+		folio_unlock(folio);
 		folio_put(folio);
 		return -EHWPOISON;
 	}
 
 	*pfn = folio_pfn(folio) + (pgoff & (pages_per_huge_page(h) - 1));
 	*order = huge_page_order(h);
+	folio_unlock(folio);
 	return 0;
 }
 

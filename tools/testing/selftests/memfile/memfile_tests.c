@@ -14,10 +14,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -557,6 +560,87 @@ TEST_F(memfile, movable_without_the_flag)
 	close(dev);
 	close(fd);
 	EXPECT_POOL(0, 0);
+}
+
+struct migrator {
+	int dev, fd;
+	atomic_int stop;
+	long moved, refused, other;
+};
+
+/* Migrate the file's first page again and again, as compaction would. */
+static void *migrate_loop(void *arg)
+{
+	struct test_memfile_file_page p;
+	struct migrator *m = arg;
+
+	p = (struct test_memfile_file_page){ .fd = m->fd };
+	while (!atomic_load(&m->stop)) {
+		if (!ioctl(m->dev, TEST_MEMFILE_MIGRATE_FILE, &p))
+			m->moved++;
+		else if (errno == EBUSY)
+			m->refused++;
+		else
+			m->other++;
+	}
+	return NULL;
+}
+
+/*
+ * A consumer registers with MEMFILE_F_UNMOVABLE while a migration of the
+ * page may be past the store's check of that flag: the PFN get_pfn gives it
+ * must stay that page's for as long as it is registered (a KVM mapping of
+ * the old page would outlive its freeing).  Rounds for 10 s; the window is
+ * a few instructions wide, so a run without the store's folio lock in
+ * get_pfn is not sure to hit it.
+ */
+TEST_F_TIMEOUT(memfile, unmovable_registration_races_migration, 120)
+{
+	struct migrator m = { .dev = open(DEVICE, O_RDWR) };
+	uint64_t first, pfn;
+	long rounds, changed = 0;
+	pthread_t thread;
+	time_t deadline;
+	int dev, i;
+
+	dev = open(DEVICE, O_RDWR);
+	m.fd = memfile_memfd(variant->mfd_flags | MFD_INACCESSIBLE);
+	ASSERT_LE(0, m.dev);
+	ASSERT_LE(0, dev);
+	ASSERT_LE(0, m.fd);
+	ASSERT_EQ(0, ftruncate(m.fd, self->hpage));
+	ASSERT_EQ(0, fallocate(m.fd, 0, 0, self->hpage));
+	ASSERT_EQ(0, pthread_create(&thread, NULL, migrate_loop, &m));
+
+	deadline = time(NULL) + 10;
+	for (rounds = 0; time(NULL) < deadline; rounds++) {
+		ASSERT_EQ(0, reg(dev, m.fd, TEST_MEMFILE_F_USER_INACCESSIBLE |
+					    TEST_MEMFILE_F_UNMOVABLE));
+		ASSERT_EQ(0, get_pfn(dev, 0, &first, NULL));
+		ASSERT_EQ(0, put_pfn(dev, first));
+		/* Long enough for a migration in flight to finish. */
+		for (i = 0; i < 20; i++) {
+			ASSERT_EQ(0, get_pfn(dev, 0, &pfn, NULL));
+			ASSERT_EQ(0, put_pfn(dev, pfn));
+			if (pfn != first) {
+				changed++;
+				break;
+			}
+			sched_yield();
+		}
+		ASSERT_EQ(0, ioctl(dev, TEST_MEMFILE_UNREGISTER));
+	}
+	atomic_store(&m.stop, 1);
+	ASSERT_EQ(0, pthread_join(thread, NULL));
+	ksft_print_msg("%ld rounds; %ld migrations done, %ld refused, %ld failed otherwise\n",
+		       rounds, m.moved, m.refused, m.other);
+	EXPECT_EQ(0, changed);
+	/* Both sides really ran: the page moved between registrations. */
+	EXPECT_LT(0, m.moved);
+	EXPECT_LT(0, m.refused);
+	close(dev);
+	close(m.dev);
+	close(m.fd);
 }
 
 /* Host userspace cannot get at the bytes by any path. */
