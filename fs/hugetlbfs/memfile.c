@@ -11,14 +11,10 @@
  */
 
 #include <linux/fs.h>
-#include <linux/falloc.h>
 #include <linux/hugetlb.h>
 #include <linux/hugetlbfs_memfile.h>
 #include <linux/memfile_notifier.h>
 #include <linux/pagemap.h>
-
-/* A racing hole punch can undo our allocation; give up after this many. */
-#define HUGETLBFS_MEMFILE_ALLOC_TRIES	8
 
 static struct memfile_node *hugetlbfs_memfile_node(struct inode *inode)
 {
@@ -91,11 +87,16 @@ static void hugetlbfs_memfile_range(struct inode *inode, loff_t lstart,
  * Called by hole punch and truncation before anything in the range is
  * unmapped, zeroed or freed.  Consumers are told about every huge page the
  * range touches, including partially covered ones, which get zeroed.
+ *
+ * Takes mapping->invalidate_lock until hugetlbfs_memfile_invalidate_end():
+ * consumers' get_pfn, which fills holes without the inode lock, holds it
+ * shared, so no page is filled or handed out in the range meanwhile.
  */
 void hugetlbfs_memfile_invalidate_start(struct inode *inode, loff_t lstart,
 					loff_t lend, struct memfile_range *range)
 {
 	lockdep_assert_held(&inode->i_rwsem);
+	filemap_invalidate_lock(inode->i_mapping);
 	hugetlbfs_memfile_range(inode, lstart, lend, &range->start, &range->end);
 	memfile_notifier_invalidate_start(hugetlbfs_memfile_node(inode),
 					  range->start, range->end);
@@ -115,6 +116,7 @@ void hugetlbfs_memfile_invalidate_end(struct inode *inode,
 	lockdep_assert_held(&inode->i_rwsem);
 	memfile_notifier_invalidate_end(hugetlbfs_memfile_node(inode),
 					range->start, range->end);
+	filemap_invalidate_unlock(inode->i_mapping);
 }
 
 /**
@@ -149,72 +151,69 @@ static struct memfile_node *hugetlbfs_lookup_memfile_node(struct file *file)
 }
 
 /*
- * Look up the huge page that holds base page @pgoff, under the inode lock so
- * that i_size cannot change under us: a page at or past EOF is never handed
- * out, so truncation need not tell consumers about pages beyond the old EOF.
+ * The PFN of base page @pgoff and the order of the huge page that holds it,
+ * which a hole is filled with first, as fallocate() would fill it (with its
+ * accounting: -ENOSPC when the pool is empty) but without the inode lock:
+ * vCPUs faulting on different huge pages of one file fill them in parallel,
+ * serialised per huge page by the hugetlb fault mutex.
  *
- * The folio comes back locked, which excludes hugetlbfs_migrate_folio(): a
- * migration that checked MEMFILE_F_UNMOVABLE before a consumer registered
- * either fails on the reference we hold or moves the page before we see it,
- * never in between with our PFN handed out and the old page freed.
+ * mapping->invalidate_lock, held shared, excludes hole punch and truncation
+ * (see hugetlbfs_memfile_invalidate_start()), so a page we fill cannot be
+ * punched before we hand it out, and i_size cannot shrink under us: a page
+ * at or past EOF is never handed out, so truncation need not tell consumers
+ * about pages beyond the old EOF.
+ *
+ * The folio is locked while we take its PFN, which excludes
+ * hugetlbfs_migrate_folio(): a migration that checked MEMFILE_F_UNMOVABLE
+ * before a consumer registered either fails on the reference we hold or
+ * moves the page before we see it, never in between with our PFN handed
+ * out and the old page freed.
  */
-static int hugetlbfs_memfile_find(struct inode *inode, pgoff_t pgoff,
-				  struct folio **foliop)
-{
-	struct hstate *h = hstate_inode(inode);
-	int ret = 0;
-
-	inode_lock_shared(inode);
-	if (pgoff >= i_size_read(inode) >> PAGE_SHIFT)
-		ret = -ERANGE;
-	else
-		*foliop = filemap_lock_folio(inode->i_mapping,
-					     pgoff >> huge_page_order(h));
-	inode_unlock_shared(inode);
-	return ret;
-}
-
 static int hugetlbfs_memfile_get_pfn(struct file *file, pgoff_t pgoff,
 				     unsigned long *pfn, unsigned int *order)
 {
 	struct inode *inode = file_inode(file);
+	struct address_space *mapping = inode->i_mapping;
 	struct hstate *h = hstate_inode(inode);
-	struct folio *folio = NULL;
-	loff_t hpage_start;
-	int tries, ret;
+	pgoff_t index = pgoff >> huge_page_order(h);
+	struct folio *folio;
+	int ret = 0;
 
-	for (tries = 0; tries < HUGETLBFS_MEMFILE_ALLOC_TRIES; tries++) {
-		ret = hugetlbfs_memfile_find(inode, pgoff, &folio);
-		if (ret || folio)
-			break;
-		if (READ_ONCE(HUGETLBFS_I(inode)->seals) & F_SEAL_AUTO_ALLOCATE)
-			return -ENOENT;
-		/*
-		 * A hole: fill it as fallocate() would, with its accounting
-		 * (-ENOSPC when the pool is empty).
-		 */
-		hpage_start = (loff_t)(pgoff >> huge_page_order(h)) <<
-			      huge_page_shift(h);
-		ret = vfs_fallocate(file, FALLOC_FL_KEEP_SIZE, hpage_start,
-				    huge_page_size(h));
-		if (ret)
-			return ret;
+	filemap_invalidate_lock_shared(mapping);
+	if (pgoff >= i_size_read(inode) >> PAGE_SHIFT) {
+		ret = -ERANGE;
+		goto out;
 	}
-	if (ret)
-		return ret;
-	if (!folio)
-		return -EAGAIN;
+	folio = filemap_lock_folio(mapping, index);
+	if (!folio) {
+		if (READ_ONCE(HUGETLBFS_I(inode)->seals) & F_SEAL_AUTO_ALLOCATE) {
+			ret = -ENOENT;
+			goto out;
+		}
+		/* Filling a hole writes the file, as fallocate() would. */
+		if (!(file->f_mode & FMODE_WRITE)) {
+			ret = -EBADF;
+			goto out;
+		}
+		folio = hugetlbfs_fill_index(file, index);
+		if (IS_ERR(folio)) {
+			ret = PTR_ERR(folio);
+			goto out;
+		}
+	}
 
 	if (folio_test_hwpoison(folio)) {
 		folio_unlock(folio);
 		folio_put(folio);
-		return -EHWPOISON;
+		ret = -EHWPOISON;
+		goto out;
 	}
-
 	*pfn = folio_pfn(folio) + (pgoff & (pages_per_huge_page(h) - 1));
 	*order = huge_page_order(h);
 	folio_unlock(folio);
-	return 0;
+out:
+	filemap_invalidate_unlock_shared(mapping);
+	return ret;
 }
 
 static void hugetlbfs_memfile_put_pfn(struct file *file, unsigned long pfn)

@@ -11,7 +11,10 @@
  * of the allocation and of each pass, the TDP faults taken, the mappings
  * per level, the page-table memory (SecPageTables), and what punching a
  * page (with the guest's refault of it) and converting a 4K page to shared
- * and back cost.  The first pass thus measures mapping, not zeroing.
+ * and back cost.  The first pass thus measures mapping, not zeroing; with
+ * -H the private memory starts as holes, and the first pass measures the
+ * fault path's allocation too (with -v 2, the vCPUs fill different huge
+ * pages of one file at once).
  *
  * Times are wall-clock and vary; counts are exact, and -c checks them.
  */
@@ -133,6 +136,7 @@ static struct {
 	uint64_t size;
 	bool sweep, check, csv;
 	bool memfd;		/* private memory from a memfd, not a guest_memfd */
+	bool holes;		/* private memory not allocated up front */
 	unsigned int only;	/* bitmask of backings, 0: all */
 } opt = {
 	.nr_vcpus = 1,
@@ -321,7 +325,9 @@ static const char *bench_vm_create(struct bench_vm *b,
 		b->fd = private_file_create(b->vm, !opt.memfd,
 					    round_up(size, b->unit),
 					    backing->page_size);
-		TEST_ASSERT(!fallocate(b->fd, FALLOC_FL_KEEP_SIZE, 0,
+		/* With -H, the first pass fills the holes as it faults. */
+		TEST_ASSERT(opt.holes ||
+			    !fallocate(b->fd, FALLOC_FL_KEEP_SIZE, 0,
 				       round_up(size, b->unit)),
 			    "fallocate(%lu): %s", size, strerror(errno));
 		b->alloc_ms = (now_us() - start) / 1e3;
@@ -596,7 +602,7 @@ static void summarize(const struct result *res, int n)
 
 static void help(const char *name)
 {
-	printf("usage: %s [-b MiB] [-v vCPUs] [-s] [-c] [-o list] [-m] [-C]\n"
+	printf("usage: %s [-b MiB] [-v vCPUs] [-s] [-c] [-o list] [-m] [-H] [-C]\n"
 	       " -b MiB   guest memory each vCPU set touches (default 1024)\n"
 	       " -v n     vCPUs (default 1), each touching its share\n"
 	       " -s       sweep: 64 MiB doubling up to -b\n"
@@ -605,6 +611,8 @@ static void help(const char *name)
 	       "          private-2m, private-4k, shared-2m, shared-4k)\n"
 	       " -m       private memory from an MFD_INACCESSIBLE memfd (default:\n"
 	       "          a guest_memfd, KVM_CREATE_GUEST_MEMFD)\n"
+	       " -H       private memory starts as holes: the first pass\n"
+	       "          allocates and zeroes it in the fault path\n"
 	       " -C       also print each row as 'bench-csv: ...'\n", name);
 }
 
@@ -633,7 +641,7 @@ int main(int argc, char **argv)
 	int c, failures = 0;
 	uint64_t size;
 
-	while ((c = getopt(argc, argv, "b:v:sco:mCh")) != -1) {
+	while ((c = getopt(argc, argv, "b:v:sco:mHCh")) != -1) {
 		switch (c) {
 		case 'b':
 			opt.size = strtoull(optarg, NULL, 0) << 20;
@@ -653,6 +661,9 @@ int main(int argc, char **argv)
 		case 'm':
 			opt.memfd = true;
 			break;
+		case 'H':
+			opt.holes = true;
+			break;
 		case 'C':
 			opt.csv = true;
 			break;
@@ -671,9 +682,10 @@ int main(int argc, char **argv)
 	for (; size <= opt.size; size *= 2) {
 		unsigned int i, n = 0;
 
-		printf("\n== %lu MiB, %d vCPU(s), private memory from a%s ==\n",
+		printf("\n== %lu MiB, %d vCPU(s), private memory from a%s%s ==\n",
 		       size >> 20, opt.nr_vcpus,
-		       opt.memfd ? "n inaccessible memfd" : " guest_memfd");
+		       opt.memfd ? "n inaccessible memfd" : " guest_memfd",
+		       opt.holes ? ", filled by faults" : "");
 		for (i = 0; i < NR_BACKINGS; i++) {
 			if (opt.only && !(opt.only & (1u << i)))
 				continue;

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -1038,6 +1039,77 @@ TEST_F_TIMEOUT(private_mem, poison_then_touch_at_once, TIMEOUT)
 	close(dev);
 	if (self->unit != PAGE_SIZE)
 		EXPECT_EQ(free_before - rounds, free_huge_pages(self->unit));
+}
+
+struct signaller {
+	pthread_t target;
+	volatile int stop;
+};
+
+/* SIGUSR1 to the vCPU thread every 5 ms until told to stop. */
+static void *signal_loop(void *arg)
+{
+	struct signaller *sig = arg;
+
+	while (!sig->stop) {
+		pthread_kill(sig->target, SIGUSR1);
+		usleep(5000);
+	}
+	return NULL;
+}
+
+static void ignore_signal(int sig)
+{
+}
+
+/*
+ * Signals while the guest's first touch fills a hole (a 1G page takes
+ * long to zero): the fill is never cut short nor reported as a memory
+ * fault.  KVM_RUN returns -EINTR with KVM_EXIT_INTR, as for any signal, and
+ * the next KVM_RUN goes on with the page filled: one page taken from the
+ * pool, holding what the guest wrote.
+ */
+TEST_F_TIMEOUT(private_mem, signal_during_hole_fill, TIMEOUT)
+{
+	struct sigaction sa = { .sa_handler = ignore_signal };
+	struct signaller sig = { .target = pthread_self() };
+	struct kvm_run *run = self->vcpu->run;
+	long free_before = 0, interrupted = 0;
+	pthread_t thread;
+	struct ucall uc;
+	int r;
+
+	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
+	if (self->unit != PAGE_SIZE)
+		free_before = free_huge_pages(self->unit);
+	set_op(self->vm, OP_WRITE, PRIVATE_GPA, self->unit, 0x4444);
+
+	ASSERT_EQ(0, pthread_create(&thread, NULL, signal_loop, &sig));
+	for (;;) {
+		r = vcpu_run_serving_conversions(self->vcpu, NULL);
+		if (!r || errno != EINTR || run->exit_reason != KVM_EXIT_INTR)
+			break;
+		interrupted++;
+	}
+	sig.stop = 1;
+	ASSERT_EQ(0, pthread_join(thread, NULL));
+	signal(SIGUSR1, SIG_DFL);
+	/* A memory fault exit (EINTR included) fails here. */
+	ASSERT_EQ(0, r) {
+		TH_LOG("KVM_RUN: errno %d (%s), exit %u (%s), after %ld signal exits",
+		       errno, strerror(errno), run->exit_reason,
+		       exit_reason_str(run->exit_reason), interrupted);
+	}
+	ASSERT_EQ(UCALL_SYNC, get_ucall(self->vcpu, &uc));
+	ksft_print_msg("%ld signal exits while the guest filled a %lu KiB hole\n",
+		       interrupted, self->unit >> 10);
+	/* Zeroing 1G takes far longer than the 5 ms between signals. */
+	if (self->unit == PG_SIZE_1G)
+		EXPECT_LT(0, interrupted);
+	if (self->unit != PAGE_SIZE)
+		EXPECT_EQ(free_before - 1, free_huge_pages(self->unit));
+	do_op(self->vcpu, OP_CHECK, PRIVATE_GPA, self->unit, 0x4444);
+	expect_units_mapped(1);
 }
 
 /*
