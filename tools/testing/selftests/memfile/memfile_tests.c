@@ -879,9 +879,10 @@ TEST_F(memfile, unregister_returns_pool)
  * page with -EHWPOISON until a punch takes it out of the file, and the next
  * get_pfn() fills the hole with a new one.  The other huge page keeps its
  * data.  The 1G case loses a 1G page until reboot, which later cases need:
- * it runs alone (-r), in a boot of its own.
+ * it runs alone (-r), in a boot of its own.  Filling 3G there takes the
+ * debug kernel (KASAN) more than the harness's default 30 s on a busy host.
  */
-TEST_F(memfile, poison_invalidates_huge_page)
+TEST_F_TIMEOUT(memfile, poison_invalidates_huge_page, 300)
 {
 	struct test_memfile_poison poison = {
 		.fd = self->fd,
