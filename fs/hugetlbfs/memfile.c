@@ -184,8 +184,11 @@ static int hugetlbfs_memfile_get_pfn(struct file *file, pgoff_t pgoff,
 		ret = -ERANGE;
 		goto out;
 	}
-	folio = filemap_lock_folio(mapping, index);
-	if (!folio) {
+	/* Nothing takes a filled page out while we hold invalidate_lock. */
+	for (;;) {
+		folio = filemap_lock_folio(mapping, index);
+		if (folio)
+			break;
 		if (READ_ONCE(HUGETLBFS_I(inode)->seals) & F_SEAL_AUTO_ALLOCATE) {
 			ret = -ENOENT;
 			goto out;
@@ -195,11 +198,10 @@ static int hugetlbfs_memfile_get_pfn(struct file *file, pgoff_t pgoff,
 			ret = -EBADF;
 			goto out;
 		}
-		folio = hugetlbfs_fill_index(file, index);
-		if (IS_ERR(folio)) {
-			ret = PTR_ERR(folio);
+		/* Not interruptible: a 1G page is zeroed whole, signal or not. */
+		ret = hugetlbfs_fill_range(file, index, index + 1, false);
+		if (ret)
 			goto out;
-		}
 	}
 
 	if (folio_test_hwpoison(folio)) {

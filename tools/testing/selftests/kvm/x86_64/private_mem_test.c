@@ -1043,7 +1043,7 @@ TEST_F_TIMEOUT(private_mem, poison_then_touch_at_once, TIMEOUT)
 
 struct signaller {
 	pthread_t target;
-	volatile int stop;
+	bool stop;
 };
 
 /* SIGUSR1 to the vCPU thread every 5 ms until told to stop. */
@@ -1051,7 +1051,7 @@ static void *signal_loop(void *arg)
 {
 	struct signaller *sig = arg;
 
-	while (!sig->stop) {
+	while (!READ_ONCE(sig->stop)) {
 		pthread_kill(sig->target, SIGUSR1);
 		usleep(5000);
 	}
@@ -1091,7 +1091,7 @@ TEST_F_TIMEOUT(private_mem, signal_during_hole_fill, TIMEOUT)
 			break;
 		interrupted++;
 	}
-	sig.stop = 1;
+	WRITE_ONCE(sig.stop, true);
 	ASSERT_EQ(0, pthread_join(thread, NULL));
 	signal(SIGUSR1, SIG_DFL);
 	/* A memory fault exit (EINTR included) fails here. */
