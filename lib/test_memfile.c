@@ -293,6 +293,34 @@ static struct folio *test_memfile_file_folio(struct file *file, pgoff_t pgoff,
 		*pfn = folio_pfn(folio) + (pgoff - folio->index);
 	return folio;
 }
+
+/*
+ * The folio named by a struct test_memfile_file_page at @uarg, with a
+ * reference, and in *@filep the file, also with a reference, which keeps
+ * the folio from being freed once the caller drops its own.
+ */
+static struct folio *test_memfile_user_folio(void __user *uarg,
+					     struct file **filep,
+					     unsigned long *pfn)
+{
+	struct test_memfile_file_page arg;
+	struct folio *folio;
+	struct file *file;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return ERR_PTR(-EFAULT);
+	if (arg.pad)
+		return ERR_PTR(-EINVAL);
+	file = fget(arg.fd);
+	if (!file)
+		return ERR_PTR(-EBADF);
+	folio = test_memfile_file_folio(file, arg.pgoff, pfn);
+	if (IS_ERR(folio))
+		fput(file);
+	else
+		*filep = file;
+	return folio;
+}
 #endif
 
 #ifdef CONFIG_MIGRATION
@@ -368,30 +396,19 @@ static int test_memfile_migrate(struct test_memfile *tm, void __user *uarg)
 
 static int test_memfile_migrate_file(void __user *uarg)
 {
-	struct test_memfile_file_page arg;
 	struct folio *folio;
 	unsigned long pfn;
 	struct file *file;
 	LIST_HEAD(pages);
 	int ret;
 
-	if (copy_from_user(&arg, uarg, sizeof(arg)))
-		return -EFAULT;
-	if (arg.pad)
-		return -EINVAL;
-	file = fget(arg.fd);
-	if (!file)
-		return -EBADF;
-	folio = test_memfile_file_folio(file, arg.pgoff, &pfn);
-	if (IS_ERR(folio)) {
-		ret = PTR_ERR(folio);
-		goto out;
-	}
+	folio = test_memfile_user_folio(uarg, &file, &pfn);
+	if (IS_ERR(folio))
+		return PTR_ERR(folio);
 	ret = test_memfile_isolate(folio, &pages);
 	folio_put(folio);
 	if (!ret)
 		ret = test_memfile_migrate_isolated(&pages);
-out:
 	fput(file);
 	return ret;
 }
@@ -410,32 +427,22 @@ static int test_memfile_migrate_file(void __user *uarg)
 #ifdef CONFIG_MEMORY_FAILURE
 static int test_memfile_poison(void __user *uarg)
 {
-	struct test_memfile_poison arg;
 	struct folio *folio;
 	unsigned long pfn;
 	struct file *file;
 	int ret;
 
-	if (copy_from_user(&arg, uarg, sizeof(arg)))
-		return -EFAULT;
-	if (arg.pad)
-		return -EINVAL;
-	file = fget(arg.fd);
-	if (!file)
-		return -EBADF;
-	/* Holding the file keeps its pages from being freed under us. */
-	folio = test_memfile_file_folio(file, arg.pgoff, &pfn);
-	ret = PTR_ERR_OR_ZERO(folio);
-	if (!ret) {
-		/* An extra reference would make the recovery fail. */
-		folio_put(folio);
-		/*
-		 * As an error found by a memory scrubber: nobody is signalled.
-		 * Consumers are invalidated as our task work, before this
-		 * ioctl returns to user mode.
-		 */
-		ret = memory_failure(pfn, 0);
-	}
+	folio = test_memfile_user_folio(uarg, &file, &pfn);
+	if (IS_ERR(folio))
+		return PTR_ERR(folio);
+	/* An extra reference would make the recovery fail. */
+	folio_put(folio);
+	/*
+	 * As an error found by a memory scrubber: nobody is signalled.
+	 * Consumers are invalidated as our task work, before this ioctl
+	 * returns to user mode.
+	 */
+	ret = memory_failure(pfn, 0);
 	fput(file);
 	return ret;
 }

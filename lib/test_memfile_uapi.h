@@ -60,20 +60,16 @@ struct test_memfile_access {
 };
 
 /*
- * Poison the base page at @pgoff of the memory file @fd as a hardware memory
- * error would (memory_failure()); return once its consumers were told.  No
- * registration needed: the file may be another consumer's (a VM's).
- */
-struct test_memfile_poison {
-	__s32 fd;
-	__u32 pad;
-	__u64 pgoff;
-};
-
-/*
- * Try to migrate the page holding base page @pgoff of the memory file @fd,
- * as compaction would, without registering on the file: to race another
- * consumer's registration.  -EBUSY if the store refused.
+ * A base page of a memory file named by its fd, for the ioctls that act on
+ * a file without registering on it, so the file may be another consumer's
+ * (a VM's):
+ *
+ * POISON poisons base page @pgoff as a hardware memory error would
+ * (memory_failure()) and returns once the file's consumers were told.
+ *
+ * MIGRATE_FILE tries to migrate the page holding base page @pgoff, as
+ * compaction would, to race another consumer's registration; -EBUSY if the
+ * store refused.
  */
 struct test_memfile_file_page {
 	__s32 fd;
@@ -95,7 +91,7 @@ struct test_memfile_file_page {
  * offlining would; on success @pfn is where base page @pgoff went.
  */
 #define TEST_MEMFILE_MIGRATE		_IOWR(TEST_MEMFILE_IOC, 0xa7, struct test_memfile_pfn)
-#define TEST_MEMFILE_POISON		_IOW(TEST_MEMFILE_IOC, 0xa8, struct test_memfile_poison)
+#define TEST_MEMFILE_POISON		_IOW(TEST_MEMFILE_IOC, 0xa8, struct test_memfile_file_page)
 #define TEST_MEMFILE_MIGRATE_FILE	_IOW(TEST_MEMFILE_IOC, 0xa9, struct test_memfile_file_page)
 
 #endif /* _LIB_TEST_MEMFILE_UAPI_H */

@@ -884,7 +884,7 @@ TEST_F(memfile, unregister_returns_pool)
  */
 TEST_F_TIMEOUT(memfile, poison_invalidates_huge_page, 300)
 {
-	struct test_memfile_poison poison = {
+	struct test_memfile_file_page poison = {
 		.fd = self->fd,
 		.pgoff = self->hpage_pages + self->hpage_pages / 2,
 	};

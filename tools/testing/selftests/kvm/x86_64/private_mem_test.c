@@ -926,6 +926,34 @@ TEST_F_TIMEOUT(private_mem, host_mm_events_spare_private, TIMEOUT)
 #define TEST_MEMFILE_DEVICE	"/dev/test_memfile"
 
 /*
+ * Set up a memory-failure case: the guest writes @seed over all its private
+ * memory, which then sits in one mapping per backing page.  Returns the test
+ * driver's fd, with the pool's free count before any poisoning in
+ * *@free_before, or -1 once the case was skipped.
+ */
+static int __poison_setup(struct __test_metadata *_metadata,
+			  FIXTURE_DATA(private_mem) *self,
+			  const FIXTURE_VARIANT(private_mem) *variant,
+			  uint64_t seed, long *free_before)
+{
+	int dev;
+
+	if (variant->guest_memfd)
+		SKIP(return -1, "the test driver needs a memfd: a guest_memfd's memfile has no fd");
+	dev = open(TEST_MEMFILE_DEVICE, O_RDWR);
+	if (dev < 0)
+		SKIP(return -1, TEST_MEMFILE_DEVICE " missing: kernel without CONFIG_TEST_MEMFILE");
+
+	do_op(self->vcpu, OP_WRITE, PRIVATE_GPA, self->size, seed);
+	expect_units_mapped(self->nr_units);
+	*free_before = self->unit == PAGE_SIZE ? 0 : free_huge_pages(self->unit);
+	return dev;
+}
+
+#define poison_setup(seed, free_before) \
+	__poison_setup(_metadata, self, variant, seed, free_before)
+
+/*
  * A hardware error in private memory: memory_failure() (through the test
  * driver) leaves the page in the file, flagged.  KVM drops its mapping of the
  * backing page that holds it, and every access there exits with EHWPOISON
@@ -935,23 +963,16 @@ TEST_F_TIMEOUT(private_mem, host_mm_events_spare_private, TIMEOUT)
  */
 TEST_F_TIMEOUT(private_mem, poisoned_page_exits, TIMEOUT)
 {
-	struct test_memfile_poison poison = { .fd = self->fd };
+	struct test_memfile_file_page poison = { .fd = self->fd };
 	uint64_t bad_gpa = PRIVATE_GPA + self->unit;
-	long free_before = 0;
+	long free_before;
 	int dev, i;
 
 	if (self->unit == PG_SIZE_1G && !harness_case_alone)
 		SKIP(return, "loses a 1G page until reboot: run it alone (-r)");
-	if (variant->guest_memfd)
-		SKIP(return, "the test driver needs a memfd: a guest_memfd's memfile has no fd");
-	dev = open(TEST_MEMFILE_DEVICE, O_RDWR);
+	dev = poison_setup(0x7777, &free_before);
 	if (dev < 0)
-		SKIP(return, TEST_MEMFILE_DEVICE " missing: kernel without CONFIG_TEST_MEMFILE");
-
-	do_op(self->vcpu, OP_WRITE, PRIVATE_GPA, self->size, 0x7777);
-	expect_units_mapped(self->nr_units);
-	if (self->unit != PAGE_SIZE)
-		free_before = free_huge_pages(self->unit);
+		return;
 
 	/* A base page in the middle of the second backing page. */
 	poison.pgoff = (self->unit + self->unit / 2) / PAGE_SIZE;
@@ -990,24 +1011,17 @@ TEST_F_TIMEOUT(private_mem, poisoned_page_exits, TIMEOUT)
  */
 TEST_F_TIMEOUT(private_mem, poison_then_touch_at_once, TIMEOUT)
 {
-	struct test_memfile_poison poison = { .fd = self->fd };
+	struct test_memfile_file_page poison = { .fd = self->fd };
 	int rounds = self->unit == PAGE_SIZE ? 100 : 10;
-	long free_before = 0;
+	long free_before;
 	uint64_t gpa, off;
 	int dev, i;
 
 	if (self->unit == PG_SIZE_1G)
 		SKIP(return, "would lose ten 1G pages: poisoned_page_exits covers 1G");
-	if (variant->guest_memfd)
-		SKIP(return, "the test driver needs a memfd: a guest_memfd's memfile has no fd");
-	dev = open(TEST_MEMFILE_DEVICE, O_RDWR);
+	dev = poison_setup(0x5555, &free_before);
 	if (dev < 0)
-		SKIP(return, TEST_MEMFILE_DEVICE " missing: kernel without CONFIG_TEST_MEMFILE");
-
-	do_op(self->vcpu, OP_WRITE, PRIVATE_GPA, self->size, 0x5555);
-	expect_units_mapped(self->nr_units);
-	if (self->unit != PAGE_SIZE)
-		free_before = free_huge_pages(self->unit);
+		return;
 
 	for (i = 0; i < rounds; i++) {
 		off = (i % self->nr_units) * self->unit;
