@@ -23,12 +23,18 @@
 #include <linux/seq_file.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
+#include <linux/srcu.h>
 #include <linux/task_work.h>
 #include <linux/workqueue.h>
 
-/* Registered stores: written under memfile_stores_lock, read under RCU. */
+/*
+ * Registered stores: written under memfile_stores_lock, read under SRCU so
+ * that a store's lookup may allocate the node of a file that becomes a
+ * memfile.
+ */
 static LIST_HEAD(memfile_stores);
 static DEFINE_MUTEX(memfile_stores_lock);
+DEFINE_STATIC_SRCU(memfile_stores_srcu);
 
 /**
  * memfile_node_init - initialise the memfile state of a new file
@@ -49,6 +55,65 @@ void memfile_node_init(struct memfile_node *node, unsigned long file_flags)
 	node->owner_took_memory = false;
 }
 EXPORT_SYMBOL_GPL(memfile_node_init);
+
+/**
+ * memfile_inode_node - the node a store keeps behind a pointer in its inode
+ * @slot:	the pointer, in the store's inode info; NULL until the file
+ *		becomes a memfile, then set once for the inode's life
+ * @inode:	the inode
+ * @create:	allocate the node if the file has none yet
+ *
+ * Called by a store's @lookup_memfile_node, so that only files that are
+ * created as memfiles or registered on pay for a node: other files cost one
+ * pointer, and their hole punch, truncation and error paths see NULL and do
+ * nothing more.  With @create the node is installed under the inode lock
+ * (shared): the store's hole punch and truncation hold it exclusive and read
+ * @slot once, so each of them runs either wholly before the node exists (and
+ * no consumer can have a page yet) or wholly with it.  May sleep then.
+ *
+ * Return: the node; NULL if there is none and !@create; ERR_PTR(-ENOMEM).
+ */
+struct memfile_node *memfile_inode_node(struct memfile_node **slot,
+					struct inode *inode, bool create)
+{
+	/* Pairs with the cmpxchg_release() below, by address dependency. */
+	struct memfile_node *node = READ_ONCE(*slot);
+	struct memfile_node *old;
+
+	if (node || !create)
+		return node;
+
+	node = kmalloc(sizeof(*node), GFP_KERNEL_ACCOUNT);
+	if (!node)
+		return ERR_PTR(-ENOMEM);
+	memfile_node_init(node, 0);
+
+	inode_lock_shared(inode);
+	/* Release: the node is initialised before anyone can see it. */
+	old = cmpxchg_release(slot, NULL, node);
+	inode_unlock_shared(inode);
+	if (old) {
+		kfree(node);
+		node = old;
+	}
+	return node;
+}
+EXPORT_SYMBOL_GPL(memfile_inode_node);
+
+/**
+ * memfile_inode_node_free - free what memfile_inode_node() allocated
+ * @node:	the node, or NULL
+ *
+ * Called by the store when it evicts the inode: no file of it is open, so no
+ * notifier is registered and no memory error report holds it.
+ */
+void memfile_inode_node_free(struct memfile_node *node)
+{
+	if (node)
+		WARN_ON_ONCE(!list_empty(&node->notifiers));
+	kfree(node);
+}
+EXPORT_SYMBOL_GPL(memfile_inode_node_free);
 
 /**
  * memfile_node_flags - the MEMFILE_F_* flags in force on a file
@@ -111,25 +176,31 @@ void memfile_unregister_backing_store(struct memfile_backing_store *bs)
 	mutex_lock(&memfile_stores_lock);
 	list_del_rcu(&bs->list);
 	mutex_unlock(&memfile_stores_lock);
-	synchronize_rcu();
+	synchronize_srcu(&memfile_stores_srcu);
 }
 EXPORT_SYMBOL_GPL(memfile_unregister_backing_store);
 
-static struct memfile_node *memfile_lookup(struct file *file,
+/*
+ * The node of @file and its store in *@bsp; NULL if no store owns the file
+ * (or, without @create, the file is not a memfile yet); ERR_PTR(-ENOMEM).
+ */
+static struct memfile_node *memfile_lookup(struct file *file, bool create,
 					   struct memfile_backing_store **bsp)
 {
 	struct memfile_backing_store *bs;
 	struct memfile_node *node = NULL;
+	int idx;
 
-	rcu_read_lock();
-	list_for_each_entry_rcu(bs, &memfile_stores, list) {
-		node = bs->lookup_memfile_node(file);
+	idx = srcu_read_lock(&memfile_stores_srcu);
+	list_for_each_entry_srcu(bs, &memfile_stores, list,
+				 srcu_read_lock_held(&memfile_stores_srcu)) {
+		node = bs->lookup_memfile_node(file, create);
 		if (node) {
 			*bsp = bs;
 			break;
 		}
 	}
-	rcu_read_unlock();
+	srcu_read_unlock(&memfile_stores_srcu, idx);
 	return node;
 }
 
@@ -141,15 +212,17 @@ static struct memfile_node *memfile_lookup(struct file *file,
  * the file gets a descriptor, so no mapping of it can exist.  There is no way
  * back.
  *
- * Return: 0, or -EOPNOTSUPP if no backing store owns @file or its store
- * cannot keep userspace out.
+ * Return: 0, -ENOMEM, or -EOPNOTSUPP if no backing store owns @file or its
+ * store cannot keep userspace out.
  */
 int memfile_make_inaccessible(struct file *file)
 {
 	struct memfile_backing_store *bs;
 	struct memfile_node *node;
 
-	node = memfile_lookup(file, &bs);
+	node = memfile_lookup(file, true, &bs);
+	if (IS_ERR(node))
+		return PTR_ERR(node);
 	if (!node || !(bs->supported_flags & MEMFILE_F_USER_INACCESSIBLE))
 		return -EOPNOTSUPP;
 	WRITE_ONCE(node->file_flags,
@@ -172,9 +245,10 @@ EXPORT_SYMBOL_GPL(memfile_make_inaccessible);
 bool memfile_file_inaccessible(struct file *file)
 {
 	struct memfile_backing_store *bs;
-	struct memfile_node *node = memfile_lookup(file, &bs);
+	struct memfile_node *node = memfile_lookup(file, false, &bs);
 
-	return node && (READ_ONCE(node->file_flags) & MEMFILE_F_USER_INACCESSIBLE);
+	return !IS_ERR_OR_NULL(node) &&
+	       (READ_ONCE(node->file_flags) & MEMFILE_F_USER_INACCESSIBLE);
 }
 EXPORT_SYMBOL_GPL(memfile_file_inaccessible);
 
@@ -393,7 +467,8 @@ EXPORT_SYMBOL_GPL(memfile_notifier_flush_errors);
  *  -EPERM	MEMFILE_F_USER_INACCESSIBLE asked for, but the file was not
  *		created inaccessible; or @notifier->owner is set and the file's
  *		memory belongs to another owner;
- *  -EBUSY	other consumers of @file registered with different @flags.
+ *  -EBUSY	other consumers of @file registered with different @flags;
+ *  -ENOMEM	the store could not allocate the file's node.
  */
 int memfile_register_notifier(struct file *file, unsigned long flags,
 			      struct memfile_notifier *notifier)
@@ -413,7 +488,9 @@ int memfile_register_notifier(struct file *file, unsigned long flags,
 	lock_map_acquire(&memfile_invalidate_map);
 	lock_map_release(&memfile_invalidate_map);
 
-	node = memfile_lookup(file, &bs);
+	node = memfile_lookup(file, true, &bs);
+	if (IS_ERR(node))
+		return PTR_ERR(node);
 	if (!node)
 		return -EOPNOTSUPP;
 	if (flags & ~bs->supported_flags)

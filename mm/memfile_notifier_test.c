@@ -113,12 +113,14 @@ static struct memfile_node *fake_node(struct file *file,
 	return file->f_op == fops ? &ff->node : NULL;
 }
 
-static struct memfile_node *fake_lookup_memfile_node(struct file *file)
+static struct memfile_node *fake_lookup_memfile_node(struct file *file,
+						     bool create)
 {
 	return fake_node(file, &fake_store_fops);
 }
 
-static struct memfile_node *movable_lookup_memfile_node(struct file *file)
+static struct memfile_node *movable_lookup_memfile_node(struct file *file,
+							bool create)
 {
 	return fake_node(file, &movable_store_fops);
 }
@@ -809,6 +811,27 @@ static void test_error_without_consumer_costs_nothing(struct kunit *test)
 	memfile_notifier_flush_errors();
 }
 
+/*
+ * A store that keeps a pointer in its inodes: a file gets a node only when
+ * a caller needs one (registration, memfile_make_inaccessible()), and once.
+ */
+static void test_node_allocated_once_on_demand(struct kunit *test)
+{
+	struct inode *inode = file_inode(new_memfile(test, 0));
+	struct memfile_node *slot = NULL, *node;
+
+	KUNIT_EXPECT_NULL(test, memfile_inode_node(&slot, inode, false));
+	KUNIT_EXPECT_NULL(test, slot);
+	node = memfile_inode_node(&slot, inode, true);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, node);
+	KUNIT_EXPECT_PTR_EQ(test, slot, node);
+	KUNIT_EXPECT_PTR_EQ(test, memfile_inode_node(&slot, inode, true), node);
+	KUNIT_EXPECT_PTR_EQ(test, memfile_inode_node(&slot, inode, false), node);
+	KUNIT_EXPECT_EQ(test, memfile_node_flags(node), 0UL);
+	KUNIT_EXPECT_TRUE(test, list_empty(&node->notifiers));
+	memfile_inode_node_free(node);
+}
+
 static int memfile_test_init(struct kunit *test)
 {
 	struct test_ctx *ctx;
@@ -863,6 +886,7 @@ static struct kunit_case memfile_notifier_cases[] = {
 	KUNIT_CASE(test_get_put_pfn_balance),
 	KUNIT_CASE(test_no_callback_after_unregister),
 	KUNIT_CASE(test_store_told_of_flag_changes),
+	KUNIT_CASE(test_node_allocated_once_on_demand),
 	{}
 };
 

@@ -14,21 +14,32 @@
 #include <linux/shmem_memfile.h>
 #include <linux/swap.h>
 
+/*
+ * NULL until the file becomes a memfile (see memfile_inode_node(), whose
+ * cmpxchg_release() this pairs with by address dependency); shmem_get_inode()
+ * zeroes it.
+ */
 static struct memfile_node *shmem_memfile_node(struct inode *inode)
 {
-	return &SHMEM_I(inode)->memfile_node;
+	return READ_ONCE(SHMEM_I(inode)->memfile_node);
+}
+
+static unsigned long shmem_memfile_flags(struct inode *inode)
+{
+	struct memfile_node *node = shmem_memfile_node(inode);
+
+	return node ? memfile_node_flags(node) : 0;
 }
 
 /**
- * shmem_memfile_init_inode - initialise the memfile node of a new inode
- * @inode: a shmem inode being allocated
+ * shmem_memfile_destroy_inode - free the memfile node of an inode
+ * @inode: a shmem inode being destroyed
  *
- * Called by shmem_get_inode().  Files start accessible; memfd_create()
- * makes a new one inaccessible with memfile_make_inaccessible().
+ * Called by shmem_destroy_inode().
  */
-void shmem_memfile_init_inode(struct inode *inode)
+void shmem_memfile_destroy_inode(struct inode *inode)
 {
-	memfile_node_init(shmem_memfile_node(inode), 0);
+	memfile_inode_node_free(SHMEM_I(inode)->memfile_node);
 }
 
 /**
@@ -41,8 +52,7 @@ void shmem_memfile_init_inode(struct inode *inode)
  */
 bool shmem_memfile_inaccessible(struct inode *inode)
 {
-	return memfile_node_flags(shmem_memfile_node(inode)) &
-	       MEMFILE_F_USER_INACCESSIBLE;
+	return shmem_memfile_flags(inode) & MEMFILE_F_USER_INACCESSIBLE;
 }
 
 /**
@@ -56,8 +66,7 @@ bool shmem_memfile_inaccessible(struct inode *inode)
  */
 bool shmem_memfile_unmovable(struct inode *inode)
 {
-	return memfile_node_flags(shmem_memfile_node(inode)) &
-	       MEMFILE_F_UNMOVABLE;
+	return shmem_memfile_flags(inode) & MEMFILE_F_UNMOVABLE;
 }
 
 /* Widen @index to the first (or past the last) page of its folio. */
@@ -85,20 +94,25 @@ static pgoff_t shmem_memfile_folio_edge(struct address_space *mapping,
  * Called by hole punch and truncation before anything in the range is
  * unmapped, zeroed or freed.  The range is rounded out to the folios that
  * hold its first and last byte, which are dropped or zeroed whole or in
- * part.
+ * part.  Does nothing for a file that is not a memfile: the inode lock,
+ * held exclusive, keeps it from becoming one until
+ * shmem_memfile_invalidate_end().
  */
 void shmem_memfile_invalidate_start(struct inode *inode, loff_t lstart,
 				    loff_t lend, struct memfile_range *range)
 {
 	struct address_space *mapping = inode->i_mapping;
-	pgoff_t last = (round_up((u64)lend, PAGE_SIZE) >> PAGE_SHIFT) - 1;
+	struct memfile_node *node = shmem_memfile_node(inode);
+	pgoff_t last;
 
-	lockdep_assert_held(&inode->i_rwsem);
+	lockdep_assert_held_write(&inode->i_rwsem);
+	if (!node)
+		return;
+	last = (round_up((u64)lend, PAGE_SIZE) >> PAGE_SHIFT) - 1;
 	range->start = shmem_memfile_folio_edge(mapping, lstart >> PAGE_SHIFT,
 						true);
 	range->end = shmem_memfile_folio_edge(mapping, last, false);
-	memfile_notifier_invalidate_start(shmem_memfile_node(inode),
-					  range->start, range->end);
+	memfile_notifier_invalidate_start(node, range->start, range->end);
 }
 
 /**
@@ -111,9 +125,11 @@ void shmem_memfile_invalidate_start(struct inode *inode, loff_t lstart,
 void shmem_memfile_invalidate_end(struct inode *inode,
 				  const struct memfile_range *range)
 {
-	lockdep_assert_held(&inode->i_rwsem);
-	memfile_notifier_invalidate_end(shmem_memfile_node(inode), range->start,
-					range->end);
+	struct memfile_node *node = shmem_memfile_node(inode);
+
+	lockdep_assert_held_write(&inode->i_rwsem);
+	if (node)
+		memfile_notifier_invalidate_end(node, range->start, range->end);
 }
 
 /**
@@ -129,14 +145,21 @@ void shmem_memfile_invalidate_end(struct inode *inode,
  */
 int shmem_memfile_error_page(struct inode *inode, struct page *page)
 {
+	struct memfile_node *node = shmem_memfile_node(inode);
 	struct folio *folio = page_folio(page);
 
-	return memfile_notifier_report_error(shmem_memfile_node(inode), inode,
-					     folio->index,
+	/*
+	 * A node that appears after this read cannot get the page: its
+	 * poison flag is set already, and get_pfn checks it.
+	 */
+	if (!node)
+		return 0;
+	return memfile_notifier_report_error(node, inode, folio->index,
 					     folio->index + folio_nr_pages(folio));
 }
 
-static struct memfile_node *shmem_lookup_memfile_node(struct file *file)
+static struct memfile_node *shmem_lookup_memfile_node(struct file *file,
+						      bool create)
 {
 	struct inode *inode = file_inode(file);
 
@@ -147,7 +170,7 @@ static struct memfile_node *shmem_lookup_memfile_node(struct file *file)
 	if (!shmem_file(file) || !S_ISREG(inode->i_mode) ||
 	    file->f_op != inode->i_fop)
 		return NULL;
-	return shmem_memfile_node(inode);
+	return memfile_inode_node(&SHMEM_I(inode)->memfile_node, inode, create);
 }
 
 static int shmem_memfile_get_pfn(struct file *file, pgoff_t pgoff,

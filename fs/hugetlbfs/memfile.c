@@ -16,21 +16,43 @@
 #include <linux/memfile_notifier.h>
 #include <linux/pagemap.h>
 
+/*
+ * NULL until the file becomes a memfile (see memfile_inode_node(), whose
+ * cmpxchg_release() this pairs with by address dependency).
+ */
 static struct memfile_node *hugetlbfs_memfile_node(struct inode *inode)
 {
-	return &HUGETLBFS_I(inode)->memfile_node;
+	return READ_ONCE(HUGETLBFS_I(inode)->memfile_node);
+}
+
+static unsigned long hugetlbfs_memfile_flags(struct inode *inode)
+{
+	struct memfile_node *node = hugetlbfs_memfile_node(inode);
+
+	return node ? memfile_node_flags(node) : 0;
 }
 
 /**
- * hugetlbfs_memfile_init_inode - initialise the memfile node of a new inode
+ * hugetlbfs_memfile_init_inode - a new inode is no memfile yet
  * @inode: a hugetlbfs inode being allocated
  *
- * Called by hugetlbfs_alloc_inode().  Files start accessible; memfd_create()
- * makes a new one inaccessible with memfile_make_inaccessible().
+ * Called by hugetlbfs_alloc_inode().  memfd_create(MFD_INACCESSIBLE) and the
+ * first registration give the file its node.
  */
 void hugetlbfs_memfile_init_inode(struct inode *inode)
 {
-	memfile_node_init(hugetlbfs_memfile_node(inode), 0);
+	HUGETLBFS_I(inode)->memfile_node = NULL;
+}
+
+/**
+ * hugetlbfs_memfile_destroy_inode - free the memfile node of an inode
+ * @inode: a hugetlbfs inode being destroyed
+ *
+ * Called by hugetlbfs_destroy_inode().
+ */
+void hugetlbfs_memfile_destroy_inode(struct inode *inode)
+{
+	memfile_inode_node_free(HUGETLBFS_I(inode)->memfile_node);
 }
 
 /**
@@ -43,8 +65,7 @@ void hugetlbfs_memfile_init_inode(struct inode *inode)
  */
 bool hugetlbfs_memfile_inaccessible(struct inode *inode)
 {
-	return memfile_node_flags(hugetlbfs_memfile_node(inode)) &
-	       MEMFILE_F_USER_INACCESSIBLE;
+	return hugetlbfs_memfile_flags(inode) & MEMFILE_F_USER_INACCESSIBLE;
 }
 
 /**
@@ -59,8 +80,7 @@ bool hugetlbfs_memfile_inaccessible(struct inode *inode)
  */
 bool hugetlbfs_memfile_unmovable(struct inode *inode)
 {
-	return memfile_node_flags(hugetlbfs_memfile_node(inode)) &
-	       MEMFILE_F_UNMOVABLE;
+	return hugetlbfs_memfile_flags(inode) & MEMFILE_F_UNMOVABLE;
 }
 
 /*
@@ -91,15 +111,22 @@ static void hugetlbfs_memfile_range(struct inode *inode, loff_t lstart,
  * Takes mapping->invalidate_lock until hugetlbfs_memfile_invalidate_end():
  * consumers' get_pfn, which fills holes without the inode lock, holds it
  * shared, so no page is filled or handed out in the range meanwhile.
+ *
+ * Does nothing for a file that is not a memfile: no get_pfn can run on it,
+ * and the inode lock, held exclusive, keeps it from becoming one until
+ * hugetlbfs_memfile_invalidate_end().
  */
 void hugetlbfs_memfile_invalidate_start(struct inode *inode, loff_t lstart,
 					loff_t lend, struct memfile_range *range)
 {
-	lockdep_assert_held(&inode->i_rwsem);
+	struct memfile_node *node = hugetlbfs_memfile_node(inode);
+
+	lockdep_assert_held_write(&inode->i_rwsem);
+	if (!node)
+		return;
 	filemap_invalidate_lock(inode->i_mapping);
 	hugetlbfs_memfile_range(inode, lstart, lend, &range->start, &range->end);
-	memfile_notifier_invalidate_start(hugetlbfs_memfile_node(inode),
-					  range->start, range->end);
+	memfile_notifier_invalidate_start(node, range->start, range->end);
 }
 
 /**
@@ -113,9 +140,12 @@ void hugetlbfs_memfile_invalidate_start(struct inode *inode, loff_t lstart,
 void hugetlbfs_memfile_invalidate_end(struct inode *inode,
 				      const struct memfile_range *range)
 {
-	lockdep_assert_held(&inode->i_rwsem);
-	memfile_notifier_invalidate_end(hugetlbfs_memfile_node(inode),
-					range->start, range->end);
+	struct memfile_node *node = hugetlbfs_memfile_node(inode);
+
+	lockdep_assert_held_write(&inode->i_rwsem);
+	if (!node)
+		return;
+	memfile_notifier_invalidate_end(node, range->start, range->end);
 	filemap_invalidate_unlock(inode->i_mapping);
 }
 
@@ -132,22 +162,30 @@ void hugetlbfs_memfile_invalidate_end(struct inode *inode,
  */
 int hugetlbfs_memfile_error_page(struct inode *inode, struct page *page)
 {
+	struct memfile_node *node = hugetlbfs_memfile_node(inode);
 	struct hstate *h = hstate_inode(inode);
 	pgoff_t start = page_folio(page)->index << huge_page_order(h);
 
-	return memfile_notifier_report_error(hugetlbfs_memfile_node(inode),
-					     inode, start,
+	/*
+	 * A node that appears after this read cannot get the page: its
+	 * poison flag is set already, and get_pfn checks it.
+	 */
+	if (!node)
+		return 0;
+	return memfile_notifier_report_error(node, inode, start,
 					     start + pages_per_huge_page(h));
 }
 
-static struct memfile_node *hugetlbfs_lookup_memfile_node(struct file *file)
+static struct memfile_node *hugetlbfs_lookup_memfile_node(struct file *file,
+							  bool create)
 {
 	struct inode *inode = file_inode(file);
 
 	/* Not SysV shm, which shares hugetlbfs inodes but not their rules. */
 	if (file->f_op != &hugetlbfs_file_operations || !S_ISREG(inode->i_mode))
 		return NULL;
-	return hugetlbfs_memfile_node(inode);
+	return memfile_inode_node(&HUGETLBFS_I(inode)->memfile_node, inode,
+				  create);
 }
 
 /*

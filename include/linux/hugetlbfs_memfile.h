@@ -15,6 +15,7 @@ struct page;
 #ifdef CONFIG_HUGETLBFS_MEMFILE
 
 void hugetlbfs_memfile_init_inode(struct inode *inode);
+void hugetlbfs_memfile_destroy_inode(struct inode *inode);
 bool hugetlbfs_memfile_inaccessible(struct inode *inode);
 bool hugetlbfs_memfile_unmovable(struct inode *inode);
 void hugetlbfs_memfile_invalidate_start(struct inode *inode, loff_t lstart,
@@ -26,6 +27,10 @@ int hugetlbfs_memfile_error_page(struct inode *inode, struct page *page);
 #else /* !CONFIG_HUGETLBFS_MEMFILE */
 
 static inline void hugetlbfs_memfile_init_inode(struct inode *inode)
+{
+}
+
+static inline void hugetlbfs_memfile_destroy_inode(struct inode *inode)
 {
 }
 

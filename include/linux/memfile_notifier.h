@@ -35,7 +35,7 @@ struct memfile_notifier;
 					 MEMFILE_F_UNRECLAIMABLE)
 
 /**
- * struct memfile_node - per-file state, embedded in the store's inode info
+ * struct memfile_node - per-file state of a memfile, kept by its store
  * @notifiers:		registered &struct memfile_notifier, linked by ->list.
  * @rwsem:		held for read from memfile_notifier_invalidate_start()
  *			to memfile_notifier_invalidate_end(), for write while
@@ -57,9 +57,11 @@ struct memfile_notifier;
  *			@owner for the file's life.  Set without @rwsem (from
  *			the consumer's fault path), read under it.
  *
- * The store initialises the node with memfile_node_init() when it creates the
- * inode and never frees it while a notifier is registered: registration holds
- * a reference on the file, so that cannot happen.
+ * A store either embeds the node in its inode info and initialises it with
+ * memfile_node_init() when it creates the inode, or keeps a pointer there and
+ * lets memfile_inode_node() allocate the node when the file becomes a
+ * memfile.  It never frees the node while a notifier is registered:
+ * registration holds a reference on the file, so that cannot happen.
  */
 struct memfile_node {
 	struct list_head	notifiers;
@@ -88,8 +90,13 @@ struct memfile_range {
  * @name:		for messages.
  * @supported_flags:	the MEMFILE_F_* flags this store honours.
  * @lookup_memfile_node: return the node of @file if the store owns it and
- *			the file can be used as a memfile, else NULL.  Called
- *			under rcu_read_lock(): must not sleep.
+ *			the file can be used as a memfile, else NULL.  A store
+ *			that allocates nodes only for memfiles (see
+ *			memfile_inode_node()) allocates it when @create is set
+ *			(registration, memfile_make_inaccessible()), and may
+ *			return ERR_PTR(-ENOMEM); without @create it returns
+ *			NULL for a file that has none.  Called in process
+ *			context under SRCU; may sleep with @create.
  * @get_pfn:		see memfile_get_pfn().  Must return the PFN of the
  *			base page at @pgoff with a reference held and the order
  *			of the naturally aligned block that contains it.
@@ -106,7 +113,8 @@ struct memfile_range {
 struct memfile_backing_store {
 	const char *name;
 	unsigned long supported_flags;
-	struct memfile_node *(*lookup_memfile_node)(struct file *file);
+	struct memfile_node *(*lookup_memfile_node)(struct file *file,
+						    bool create);
 	int (*get_pfn)(struct file *file, pgoff_t pgoff, unsigned long *pfn,
 		       unsigned int *order);
 	void (*put_pfn)(struct file *file, unsigned long pfn);
@@ -169,6 +177,9 @@ struct memfile_notifier {
 
 /* For backing stores. */
 void memfile_node_init(struct memfile_node *node, unsigned long file_flags);
+struct memfile_node *memfile_inode_node(struct memfile_node **slot,
+					struct inode *inode, bool create);
+void memfile_inode_node_free(struct memfile_node *node);
 unsigned long memfile_node_flags(struct memfile_node *node);
 int memfile_make_inaccessible(struct file *file);
 int memfile_register_backing_store(struct memfile_backing_store *bs);

@@ -13,7 +13,7 @@ struct page;
 
 #ifdef CONFIG_SHMEM_MEMFILE
 
-void shmem_memfile_init_inode(struct inode *inode);
+void shmem_memfile_destroy_inode(struct inode *inode);
 bool shmem_memfile_inaccessible(struct inode *inode);
 bool shmem_memfile_unmovable(struct inode *inode);
 void shmem_memfile_invalidate_start(struct inode *inode, loff_t lstart,
@@ -24,7 +24,7 @@ int shmem_memfile_error_page(struct inode *inode, struct page *page);
 
 #else /* !CONFIG_SHMEM_MEMFILE */
 
-static inline void shmem_memfile_init_inode(struct inode *inode)
+static inline void shmem_memfile_destroy_inode(struct inode *inode)
 {
 }
 

@@ -694,6 +694,45 @@ TEST_F(memfile, inaccessible_mmap_private)
 	EXPECT_POOL(0, 0);
 }
 
+/*
+ * A refused MAP_FIXED mmap() leaves what it would have replaced: the file
+ * is refused before mmap() unmaps the range or builds a VMA.  The old
+ * mapping is anonymous memory at a huge-page aligned address, so that only
+ * the file's inaccessibility can make the mmap() fail.
+ */
+TEST_F(memfile, inaccessible_mmap_fixed_keeps_old_mapping)
+{
+	unsigned char vec[1];
+	char *area, *old;
+	void *p;
+	int shared;
+
+	for (shared = 0; shared < 2; shared++) {
+		area = mmap(NULL, 2 * self->hpage, PROT_NONE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		ASSERT_NE(MAP_FAILED, area);
+		old = (char *)(((uintptr_t)area + self->hpage - 1) &
+			       ~(uintptr_t)(self->hpage - 1));
+		ASSERT_EQ(0, mprotect(old, self->hpage, PROT_READ | PROT_WRITE));
+		old[0] = 0x5a;
+		old[self->hpage - 1] = 0x5b;
+
+		p = mmap(old, self->hpage, PROT_READ, MAP_FIXED |
+			 (shared ? MAP_SHARED : MAP_PRIVATE), self->fd, 0);
+		EXPECT_EQ(MAP_FAILED, p);
+		EXPECT_EQ(EPERM, errno);
+		/* mincore() fails with ENOMEM where nothing is mapped. */
+		ASSERT_EQ(0, mincore(old, getpagesize(), vec)) {
+			TH_LOG("%s MAP_FIXED: the old mapping is gone",
+			       shared ? "shared" : "private");
+		}
+		EXPECT_EQ(0x5a, old[0]);
+		EXPECT_EQ(0x5b, old[self->hpage - 1]);
+		munmap(area, 2 * self->hpage);
+	}
+	EXPECT_POOL(0, 0);
+}
+
 TEST_F(memfile, inaccessible_splice)
 {
 	int pipefd[2];

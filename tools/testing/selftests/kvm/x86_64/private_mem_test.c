@@ -929,11 +929,12 @@ TEST_F_TIMEOUT(private_mem, host_mm_events_spare_private, TIMEOUT)
  * Set up a memory-failure case: the guest writes @seed over all its private
  * memory, which then sits in one mapping per backing page.  Returns the test
  * driver's fd, with the pool's free count before any poisoning in
- * *@free_before, or -1 once the case was skipped.
+ * *@free_before, or -1 once the case was skipped.  The struct names are
+ * what FIXTURE_DATA() and FIXTURE_VARIANT() expand to, as net/tls.c uses.
  */
 static int __poison_setup(struct __test_metadata *_metadata,
-			  FIXTURE_DATA(private_mem) *self,
-			  const FIXTURE_VARIANT(private_mem) *variant,
+			  struct _test_data_private_mem *self,
+			  const struct _fixture_variant_private_mem *variant,
 			  uint64_t seed, long *free_before)
 {
 	int dev;
