@@ -145,7 +145,7 @@ static long shmem_inode_objsize(void)
 static void usage(const char *prog)
 {
 	fprintf(stderr,
-		"usage: %s [-c] [-n iterations] [-r rounds] dir\n"
+		"Usage: %s [-c] [-n iterations] [-r rounds] dir\n"
 		"  dir         a directory on tmpfs (e.g. /tmp in the test machine)\n"
 		"  -n N        iterations per round (default 100000)\n"
 		"  -r N        rounds, the median is reported (default 5, at most %d)\n"
