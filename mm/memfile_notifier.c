@@ -104,7 +104,7 @@ EXPORT_SYMBOL_GPL(memfile_inode_node);
  * memfile_inode_node_free - free what memfile_inode_node() allocated
  * @node:	the node, or NULL
  *
- * Called by the store when it evicts the inode: no file of it is open, so no
+ * Called by the store when it destroys the inode: no file of it is open, so no
  * notifier is registered and no memory error report holds it.
  */
 void memfile_inode_node_free(struct memfile_node *node)
