@@ -5,7 +5,7 @@
 
 H := harness
 
-.PHONY: help setup prepare kernel tests check run vm soak stress-runs qemu-backports series refresh reset clean distclean
+.PHONY: help setup prepare kernel tests check run vm soak stress-runs boot-runs qemu-backports series refresh reset clean distclean
 
 help:
 	@echo "make run         build, boot, and show what the kernel offers"
@@ -14,6 +14,7 @@ help:
 	@echo "make check FLAVOUR=base   the same on the unpatched 6.1 kernel (upstream ABI only)"
 	@echo "make soak [DURATION=30m]  the full stress, 2 vCPUs, on the debug kernel"
 	@echo "make stress-runs [RUNS=10 STRESS='-s -o pm -d 60']   count stress failures"
+	@echo "make boot-runs [RUNS=20 FLAVOUR=debug]   count boots with a kernel report"
 	@echo "make qemu-backports   unpack QEMU 10.0 to compare (QEMU_ROOT=build/qemu-backports)"
 	@echo "make series      export build/series/*.patch and run checkpatch --strict on it"
 	@echo "make prepare     lay build/linux: Linux 6.1 + patches/ + our new files"
@@ -55,6 +56,9 @@ soak: prepare tests
 
 stress-runs: kernel tests
 	@$(H)/stress-runs
+
+boot-runs: kernel tests
+	@$(H)/boot-runs
 
 qemu-backports:
 	@$(H)/qemu-backports
