@@ -117,17 +117,20 @@ EXPORT_SYMBOL_GPL(memfile_inode_node_free);
 
 /**
  * memfile_node_flags - the MEMFILE_F_* flags in force on a file
- * @node: the file's node
+ * @node: the file's node, or NULL for a file that never became a memfile
  *
  * A store calls this where a flag matters (its migration or reclaim paths,
  * its read/write/mmap entry points).  The value can change as consumers come
  * and go; a store that needs it stable holds a lock that excludes
  * registration, e.g. by being inside an invalidate_start/end window.
  *
- * Return: the file's own flags together with those its consumers asked for.
+ * Return: the file's own flags together with those its consumers asked for;
+ * 0 for a file without a node.
  */
 unsigned long memfile_node_flags(struct memfile_node *node)
 {
+	if (!node)
+		return 0;
 	return READ_ONCE(node->file_flags) | READ_ONCE(node->consumer_flags);
 }
 EXPORT_SYMBOL_GPL(memfile_node_flags);
@@ -448,6 +451,22 @@ void memfile_notifier_flush_errors(void)
 }
 EXPORT_SYMBOL_GPL(memfile_notifier_flush_errors);
 
+/*
+ * All consumers of a file are of one owner, or of none: @node->owner is set
+ * while an owner is registered or once it took memory, and then only that
+ * owner may register.  A consumer without an owner could otherwise read what
+ * an owner left (the test driver's ACCESS ioctl does), and an owner's data
+ * would reach the ownerless consumers registered before it.  Called under
+ * @node->rwsem.
+ */
+static bool memfile_owner_may_register(struct memfile_node *node, u64 owner)
+{
+	lockdep_assert_held(&node->rwsem);
+	if (node->owner)
+		return owner == node->owner;
+	return !owner || list_empty(&node->notifiers);
+}
+
 /**
  * memfile_register_notifier - start consuming a memory file
  * @file:	the file; a reference is taken and held until unregistration
@@ -465,8 +484,9 @@ EXPORT_SYMBOL_GPL(memfile_notifier_flush_errors);
  *  -EOPNOTSUPP	no backing store owns @file, or the store does not support one
  *		of @flags;
  *  -EPERM	MEMFILE_F_USER_INACCESSIBLE asked for, but the file was not
- *		created inaccessible; or @notifier->owner is set and the file's
- *		memory belongs to another owner;
+ *		created inaccessible; or the file's memory belongs to another
+ *		owner than @notifier->owner (0 included), or consumers without
+ *		an owner are registered and @notifier->owner is set;
  *  -EBUSY	other consumers of @file registered with different @flags;
  *  -ENOMEM	the store could not allocate the file's node.
  */
@@ -500,7 +520,7 @@ int memfile_register_notifier(struct file *file, unsigned long flags,
 		return -EPERM;
 
 	down_write(&node->rwsem);
-	if (notifier->owner && node->owner && node->owner != notifier->owner) {
+	if (!memfile_owner_may_register(node, notifier->owner)) {
 		ret = -EPERM;
 		goto out;
 	}

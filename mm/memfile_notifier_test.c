@@ -361,18 +361,19 @@ static void test_owner_is_for_life(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, memfile_register_notifier(file, 0, &a->notifier), 0);
 	KUNIT_EXPECT_EQ(test, memfile_register_notifier(file, 0, &b->notifier), -EPERM);
 	KUNIT_EXPECT_NULL(test, b->notifier.node);
-	/* The same owner may register more notifiers; no owner at all, too. */
+	/* The same owner may register more notifiers; no other, not even none. */
 	KUNIT_ASSERT_EQ(test, memfile_register_notifier(file, 0, &c->notifier), 0);
-	KUNIT_ASSERT_EQ(test, memfile_register_notifier(file, 0, &anyone->notifier), 0);
+	KUNIT_EXPECT_EQ(test, memfile_register_notifier(file, 0, &anyone->notifier), -EPERM);
+	KUNIT_EXPECT_NULL(test, anyone->notifier.node);
 	/* Owner 1 takes a page: the memory is its own from now on. */
 	KUNIT_ASSERT_EQ(test, memfile_get_pfn(&c->notifier, 0, &pfn, &order), 0);
 	memfile_put_pfn(&c->notifier, pfn);
-	memfile_unregister_notifier(&anyone->notifier);
 	memfile_unregister_notifier(&c->notifier);
 	memfile_unregister_notifier(&a->notifier);
 
 	/* With no consumer left, the memory still belongs to owner 1. */
 	KUNIT_EXPECT_EQ(test, memfile_register_notifier(file, 0, &b->notifier), -EPERM);
+	KUNIT_EXPECT_EQ(test, memfile_register_notifier(file, 0, &anyone->notifier), -EPERM);
 	KUNIT_ASSERT_EQ(test, memfile_register_notifier(file, 0, &a->notifier), 0);
 	memfile_unregister_notifier(&a->notifier);
 }
@@ -380,8 +381,7 @@ static void test_owner_is_for_life(struct kunit *test)
 /*
  * An owner that never took a page has nothing in the file to protect: its
  * claim ends with its last registration (KVM: a bind that failed after
- * registering, or a memslot deleted before any fault).  A page taken
- * without an owner claims nothing either.
+ * registering, or a memslot deleted before any fault).
  */
 static void test_unused_owner_claim_lapses(struct kunit *test)
 {
@@ -389,7 +389,6 @@ static void test_unused_owner_claim_lapses(struct kunit *test)
 	struct test_consumer *a = new_consumer(test, 1);
 	struct test_consumer *a2 = new_consumer(test, 2);
 	struct test_consumer *b = new_consumer(test, 3);
-	struct test_consumer *anyone = new_consumer(test, 4);
 	unsigned int order;
 	unsigned long pfn;
 
@@ -398,9 +397,6 @@ static void test_unused_owner_claim_lapses(struct kunit *test)
 	b->notifier.owner = 2;
 	KUNIT_ASSERT_EQ(test, memfile_register_notifier(file, 0, &a->notifier), 0);
 	KUNIT_ASSERT_EQ(test, memfile_register_notifier(file, 0, &a2->notifier), 0);
-	KUNIT_ASSERT_EQ(test, memfile_register_notifier(file, 0, &anyone->notifier), 0);
-	KUNIT_ASSERT_EQ(test, memfile_get_pfn(&anyone->notifier, 0, &pfn, &order), 0);
-	memfile_put_pfn(&anyone->notifier, pfn);
 
 	/* The claim lasts while any registration of owner 1 does. */
 	memfile_unregister_notifier(&a->notifier);
@@ -413,9 +409,43 @@ static void test_unused_owner_claim_lapses(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, memfile_get_pfn(&b->notifier, 1, &pfn, &order), 0);
 	memfile_put_pfn(&b->notifier, pfn);
 	memfile_unregister_notifier(&b->notifier);
-	memfile_unregister_notifier(&anyone->notifier);
 	KUNIT_EXPECT_EQ(test, memfile_register_notifier(file, 0, &a->notifier), -EPERM);
 	KUNIT_EXPECT_EQ(test, fake(file)->node.owner, 2ULL);
+}
+
+/*
+ * Consumers without an owner share a file that has none, and what they take
+ * claims nothing; but an owner cannot join them, since they would see its
+ * data, and while an owner is registered they cannot register.
+ */
+static void test_ownerless_consumers_exclude_owners(struct kunit *test)
+{
+	struct file *file = new_memfile(test, MEMFILE_F_USER_INACCESSIBLE);
+	struct test_consumer *anyone = new_consumer(test, 1);
+	struct test_consumer *anyone2 = new_consumer(test, 2);
+	struct test_consumer *a = new_consumer(test, 3);
+	unsigned int order;
+	unsigned long pfn;
+
+	a->notifier.owner = 1;
+	KUNIT_ASSERT_EQ(test, memfile_register_notifier(file, 0, &anyone->notifier), 0);
+	KUNIT_ASSERT_EQ(test, memfile_register_notifier(file, 0, &anyone2->notifier), 0);
+	KUNIT_ASSERT_EQ(test, memfile_get_pfn(&anyone->notifier, 0, &pfn, &order), 0);
+	memfile_put_pfn(&anyone->notifier, pfn);
+	KUNIT_EXPECT_EQ(test, fake(file)->node.owner, 0ULL);
+
+	KUNIT_EXPECT_EQ(test, memfile_register_notifier(file, 0, &a->notifier), -EPERM);
+	memfile_unregister_notifier(&anyone->notifier);
+	KUNIT_EXPECT_EQ(test, memfile_register_notifier(file, 0, &a->notifier), -EPERM);
+	memfile_unregister_notifier(&anyone2->notifier);
+
+	KUNIT_ASSERT_EQ(test, memfile_register_notifier(file, 0, &a->notifier), 0);
+	KUNIT_EXPECT_EQ(test, memfile_register_notifier(file, 0, &anyone->notifier), -EPERM);
+	KUNIT_EXPECT_NULL(test, anyone->notifier.node);
+	/* Owner 1 took nothing: once it is gone, the file has no owner again. */
+	memfile_unregister_notifier(&a->notifier);
+	KUNIT_ASSERT_EQ(test, memfile_register_notifier(file, 0, &anyone->notifier), 0);
+	memfile_unregister_notifier(&anyone->notifier);
 }
 
 static void test_file_without_store(struct kunit *test)
@@ -822,6 +852,7 @@ static void test_node_allocated_once_on_demand(struct kunit *test)
 
 	KUNIT_EXPECT_NULL(test, memfile_inode_node(&slot, inode, false));
 	KUNIT_EXPECT_NULL(test, slot);
+	KUNIT_EXPECT_EQ(test, memfile_node_flags(slot), 0UL);
 	node = memfile_inode_node(&slot, inode, true);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, node);
 	KUNIT_EXPECT_PTR_EQ(test, slot, node);
@@ -874,6 +905,7 @@ static struct kunit_case memfile_notifier_cases[] = {
 	KUNIT_CASE(test_flag_mismatch_between_consumers),
 	KUNIT_CASE(test_owner_is_for_life),
 	KUNIT_CASE(test_unused_owner_claim_lapses),
+	KUNIT_CASE(test_ownerless_consumers_exclude_owners),
 	KUNIT_CASE(test_file_without_store),
 	KUNIT_CASE(test_register_twice),
 	KUNIT_CASE(test_bad_arguments),

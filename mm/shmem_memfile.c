@@ -24,13 +24,6 @@ static struct memfile_node *shmem_memfile_node(struct inode *inode)
 	return READ_ONCE(SHMEM_I(inode)->memfile_node);
 }
 
-static unsigned long shmem_memfile_flags(struct inode *inode)
-{
-	struct memfile_node *node = shmem_memfile_node(inode);
-
-	return node ? memfile_node_flags(node) : 0;
-}
-
 /**
  * shmem_memfile_destroy_inode - free the memfile node of an inode
  * @inode: a shmem inode being destroyed
@@ -52,7 +45,7 @@ void shmem_memfile_destroy_inode(struct inode *inode)
  */
 bool shmem_memfile_inaccessible(struct inode *inode)
 {
-	return shmem_memfile_flags(inode) & MEMFILE_F_USER_INACCESSIBLE;
+	return memfile_node_flags(shmem_memfile_node(inode)) & MEMFILE_F_USER_INACCESSIBLE;
 }
 
 /**
@@ -66,7 +59,7 @@ bool shmem_memfile_inaccessible(struct inode *inode)
  */
 bool shmem_memfile_unmovable(struct inode *inode)
 {
-	return shmem_memfile_flags(inode) & MEMFILE_F_UNMOVABLE;
+	return memfile_node_flags(shmem_memfile_node(inode)) & MEMFILE_F_UNMOVABLE;
 }
 
 /* Widen @index to the first (or past the last) page of its folio. */

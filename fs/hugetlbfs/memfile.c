@@ -25,13 +25,6 @@ static struct memfile_node *hugetlbfs_memfile_node(struct inode *inode)
 	return READ_ONCE(HUGETLBFS_I(inode)->memfile_node);
 }
 
-static unsigned long hugetlbfs_memfile_flags(struct inode *inode)
-{
-	struct memfile_node *node = hugetlbfs_memfile_node(inode);
-
-	return node ? memfile_node_flags(node) : 0;
-}
-
 /**
  * hugetlbfs_memfile_init_inode - a new inode is no memfile yet
  * @inode: a hugetlbfs inode being allocated
@@ -65,7 +58,7 @@ void hugetlbfs_memfile_destroy_inode(struct inode *inode)
  */
 bool hugetlbfs_memfile_inaccessible(struct inode *inode)
 {
-	return hugetlbfs_memfile_flags(inode) & MEMFILE_F_USER_INACCESSIBLE;
+	return memfile_node_flags(hugetlbfs_memfile_node(inode)) & MEMFILE_F_USER_INACCESSIBLE;
 }
 
 /**
@@ -80,7 +73,7 @@ bool hugetlbfs_memfile_inaccessible(struct inode *inode)
  */
 bool hugetlbfs_memfile_unmovable(struct inode *inode)
 {
-	return hugetlbfs_memfile_flags(inode) & MEMFILE_F_UNMOVABLE;
+	return memfile_node_flags(hugetlbfs_memfile_node(inode)) & MEMFILE_F_UNMOVABLE;
 }
 
 /*

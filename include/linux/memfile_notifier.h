@@ -151,11 +151,12 @@ struct memfile_notifier_ops {
  * @ops:	set by the consumer before memfile_register_notifier().
  * @owner:	set by the consumer before memfile_register_notifier(): 0, or
  *		a nonzero identity (KVM: one per VM, never reused).  While it
- *		is registered, registrations with another nonzero owner fail;
- *		once it has taken a page with memfile_get_pfn(), they fail for
- *		the file's life, so that the data one owner left in the file
- *		never reaches another.  An owner that took no page claims
- *		nothing after its last registration ends.
+ *		is registered, registrations of any other owner fail, 0
+ *		included; once it has taken a page with memfile_get_pfn(),
+ *		they fail for the file's life, so that the data one owner left
+ *		in the file reaches no other consumer.  An owner that took no
+ *		page claims nothing after its last registration ends.  An
+ *		owner cannot register while consumers without one are.
  * @list:	entry in &memfile_node.notifiers; private to the core.
  * @file:	the file, referenced while registered; private to the core.
  * @node:	the file's node, NULL when not registered; private to the core.

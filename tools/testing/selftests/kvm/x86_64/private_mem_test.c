@@ -923,6 +923,14 @@ TEST_F_TIMEOUT(private_mem, host_mm_events_spare_private, TIMEOUT)
 #undef EXPECT_PRIVATE_KEPT
 }
 
+/* A call that must fail with errno @_err. */
+#define EXPECT_ERRNO(_err, _call)					\
+	do {								\
+		errno = 0;						\
+		EXPECT_EQ(-1, _call);					\
+		EXPECT_EQ(_err, errno);					\
+	} while (0)
+
 #define TEST_MEMFILE_DEVICE	"/dev/test_memfile"
 
 /*
@@ -953,6 +961,55 @@ static int __poison_setup(struct __test_metadata *_metadata,
 
 #define poison_setup(seed, free_before) \
 	__poison_setup(_metadata, self, variant, seed, free_before)
+
+/*
+ * The test driver, a consumer without an owner, must not register on @fd:
+ * its ACCESS ioctl would read the guest's memory.  It asks for KVM's flags,
+ * so that only the owner can be the reason.
+ */
+static void __expect_driver_refused(struct __test_metadata *_metadata,
+				    int dev, int fd)
+{
+	struct test_memfile_register reg = {
+		.fd = fd,
+		.flags = TEST_MEMFILE_F_USER_INACCESSIBLE |
+			 TEST_MEMFILE_F_UNMOVABLE | TEST_MEMFILE_F_UNRECLAIMABLE,
+	};
+	uint64_t word = 0;
+	struct test_memfile_access access = {
+		.len = sizeof(word), .buf = (uintptr_t)&word,
+	};
+
+	EXPECT_ERRNO(EPERM, ioctl(dev, TEST_MEMFILE_REGISTER, &reg));
+	if (!ioctl(dev, TEST_MEMFILE_ACCESS, &access)) {
+		TH_LOG("registered: the driver read %#lx, the guest's",
+		       (unsigned long)word);
+		ioctl(dev, TEST_MEMFILE_UNREGISTER);
+	}
+}
+
+/*
+ * A consumer without an owner gets nothing of a VM's memory: not while the
+ * VM is bound to the file, nor once the VM is gone, the guest having used
+ * the memory.
+ */
+TEST_F_TIMEOUT(private_mem, ownerless_consumer_reads_nothing, TIMEOUT)
+{
+	int dev;
+
+	if (variant->guest_memfd)
+		SKIP(return, "the test driver needs a memfd: a guest_memfd's memfile has no fd");
+	dev = open(TEST_MEMFILE_DEVICE, O_RDWR);
+	if (dev < 0)
+		SKIP(return, TEST_MEMFILE_DEVICE " missing: kernel without CONFIG_TEST_MEMFILE");
+
+	do_op(self->vcpu, OP_WRITE, PRIVATE_GPA, self->size, SECRET);
+	__expect_driver_refused(_metadata, dev, self->fd);
+	kvm_vm_free(self->vm);
+	self->vm = NULL;
+	__expect_driver_refused(_metadata, dev, self->fd);
+	close(dev);
+}
 
 /*
  * A hardware error in private memory: memory_failure() (through the test
@@ -1201,13 +1258,6 @@ TEST(bad_private_memslots)
 #define SET2(_vm, _flags, _size, _fd, _offset)				\
 	__vm_set_user_memory_region2(_vm, PRIVATE_SLOT, _flags, PRIVATE_GPA, \
 				     _size, shared, _fd, _offset)
-#define EXPECT_ERRNO(_err, _call)					\
-	do {								\
-		errno = 0;						\
-		EXPECT_EQ(-1, _call);					\
-		EXPECT_EQ(_err, errno);					\
-	} while (0)
-
 	/*
 	 * The private half must be a whole range of an inaccessible memfile
 	 * (or of a guest_memfd of this VM): any other file is EINVAL.
