@@ -22,8 +22,8 @@
 
 /* kvm_util's ASSERT_EQ() gives way to the harness's. */
 #undef ASSERT_EQ
-#include "../kselftest_harness.h"
-#include "../harness_select.h"
+#include "kselftest_harness.h"
+#include "harness_select.h"
 
 #define PRIVATE_GPA	(4ULL << 30)
 #define PRIVATE_SLOT	10
@@ -34,13 +34,6 @@
 
 #define KEEP		FALLOC_FL_KEEP_SIZE
 #define PUNCH		(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE)
-
-#define EXPECT_ERRNO(_err, _call)					\
-	do {								\
-		errno = 0;						\
-		EXPECT_EQ(-1, _call);					\
-		EXPECT_EQ(_err, errno);					\
-	} while (0)
 
 /* KVM_SET_USER_MEMORY_REGION2 of a guest_memfd range, without shared half. */
 static int gmem_bind(struct kvm_vm *vm, uint32_t slot, uint64_t gpa,

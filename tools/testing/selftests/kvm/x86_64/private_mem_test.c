@@ -32,8 +32,8 @@
 
 /* kvm_util's ASSERT_EQ() gives way to the harness's. */
 #undef ASSERT_EQ
-#include "../kselftest_harness.h"
-#include "../harness_select.h"
+#include "kselftest_harness.h"
+#include "harness_select.h"
 
 #define PRIVATE_GPA	(4ULL << 30)
 #define PRIVATE_SLOT	10
@@ -922,14 +922,6 @@ TEST_F_TIMEOUT(private_mem, host_mm_events_spare_private, TIMEOUT)
 	ksm_write("run", old_run);
 #undef EXPECT_PRIVATE_KEPT
 }
-
-/* A call that must fail with errno @_err. */
-#define EXPECT_ERRNO(_err, _call)					\
-	do {								\
-		errno = 0;						\
-		EXPECT_EQ(-1, _call);					\
-		EXPECT_EQ(_err, errno);					\
-	} while (0)
 
 #define TEST_MEMFILE_DEVICE	"/dev/test_memfile"
 

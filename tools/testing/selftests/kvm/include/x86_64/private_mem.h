@@ -129,4 +129,15 @@ static inline int64_t vm_stat(struct kvm_vm *vm, const char *name)
 	return (int64_t)vm_get_stat(vm, name);
 }
 
+/*
+ * In a kselftest_harness.h test: @_call must fail (return -1) with errno
+ * @_err.
+ */
+#define EXPECT_ERRNO(_err, _call)					\
+	do {								\
+		errno = 0;						\
+		EXPECT_EQ(-1, _call);					\
+		EXPECT_EQ(_err, errno);					\
+	} while (0)
+
 #endif /* SELFTEST_KVM_PRIVATE_MEM_H */
