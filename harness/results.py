@@ -5,7 +5,7 @@
 The console is read from stdin as it arrives, copied to --log, and parsed:
 
   harness: begin kunit <debugfs dir> ... harness: end kunit
-  harness: begin selftest <name> ... harness: end selftest <name> rc=<n>
+  harness: begin selftest <name> ... harness: end selftest <name> rc=<n> [seconds=<n>]
   harness: exit <n>
 
 Each section holds (K)TAP.  One line per test case is printed as soon as its
@@ -176,6 +176,9 @@ class Run:
             elif msg.startswith("end ") and section:
                 rc = re.search(r"rc=(\d+)", msg)
                 self.parse_tap(section[0], section[1], lines, int(rc.group(1)) if rc else None)
+                took = re.search(r"seconds=(\d+)", msg)
+                if took and not self.verbose:
+                    print(f"      {section[1]} took {took.group(1)} s", file=self.out, flush=True)
                 section = None
             elif msg.startswith("exit "):
                 self.exit_status = int(msg.split()[1])

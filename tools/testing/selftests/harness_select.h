@@ -12,13 +12,15 @@
  *
  * and a test runner gives the costly case a boot of its own.  A case is
  * named as the harness prints it: FIXTURE.TEST without a variant,
- * global.TEST for a plain TEST().  Include after kselftest_harness.h, and
- * have main() return harness_select_main(argc, argv) instead of
- * TEST_HARNESS_MAIN.
+ * global.TEST for a plain TEST(); a name may be a shell pattern
+ * (fnmatch(3)), "private_mem.*_1g.*" for every case of the 1G variants.
+ * Include after kselftest_harness.h, and have main() return
+ * harness_select_main(argc, argv) instead of TEST_HARNESS_MAIN.
  */
 #ifndef SELFTESTS_HARNESS_SELECT_H
 #define SELFTESTS_HARNESS_SELECT_H
 
+#include <fnmatch.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,7 +72,7 @@ static bool harness_case_is(const char *name, struct __fixture_metadata *f,
 
 	snprintf(full, sizeof(full), "%s%s%s.%s", f->name,
 		 v->name[0] ? "." : "", v->name, t->name);
-	return !strcmp(full, name);
+	return !fnmatch(name, full, 0);
 }
 
 static bool harness_case_selected(struct __fixture_metadata *f,
@@ -131,7 +133,7 @@ static int harness_select_main(int argc, char **argv)
 		} else {
 			fprintf(stderr, "usage: %s [-r CASE | -x CASE...]\n",
 				argv[0]);
-			fprintf(stderr, "CASE: FIXTURE.VARIANT.TEST, as printed\n");
+			fprintf(stderr, "CASE: FIXTURE.VARIANT.TEST, as printed, or a pattern\n");
 			return KSFT_FAIL;
 		}
 	}
