@@ -203,17 +203,28 @@ static void delete_slot_c(void)
 				   NULL, 0, 0);
 }
 
-/* A vCPU that did not finish its pass in time: where is it? */
+/*
+ * A vCPU that did not finish its pass in time: where is it?  The registers
+ * the guest cannot have made itself are the clue: once (make check,
+ * 2026-12-03, one vCPU) rip was L1's own instruction after VMRUN in
+ * __svm_vcpu_run, as if L1's state had been saved as the guest's.
+ */
 static void report_stuck_vcpu(struct kvm_vcpu *vcpu)
 {
+	struct kvm_sregs sregs;
 	struct kvm_regs regs;
 
 	vcpu_regs_get(vcpu, &regs);
+	vcpu_sregs_get(vcpu, &sregs);
 	fprintf(stderr,
 		"stress: vCPU %u stuck at rip 0x%llx: exits %lu, page faults %lu, fixed %lu, spurious %lu\n",
 		vcpu->id, regs.rip, vcpu_stat(vcpu, "exits"),
 		vcpu_stat(vcpu, "pf_taken"), vcpu_stat(vcpu, "pf_fixed"),
 		vcpu_stat(vcpu, "pf_spurious"));
+	fprintf(stderr,
+		"stress: vCPU %u rsp 0x%llx rax 0x%llx rbx 0x%llx cr3 0x%llx cs 0x%x (the guest's page tables: 0x%lx)\n",
+		vcpu->id, regs.rsp, regs.rax, regs.rbx, sregs.cr3,
+		sregs.cs.selector, (unsigned long)s.vm->pgd);
 }
 
 /*
