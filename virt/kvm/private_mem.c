@@ -222,6 +222,31 @@ static void kvm_post_set_memory_attributes(struct kvm *kvm, gfn_t start,
 							    start, end);
 }
 
+/*
+ * gfn-to-pfn caches (kvmclock, ...) map their page through userspace_addr.
+ * Those on converted GFNs must look it up again, and then find none if the
+ * GFNs became private (hva_to_pfn_retry() checks).  Called with slots_lock
+ * held, after the new attributes are stored.
+ */
+static void kvm_invalidate_pfn_caches(struct kvm *kvm, gfn_t start, gfn_t end)
+{
+	struct kvm_memslot_iter iter;
+	int i;
+
+	for (i = 0; i < KVM_ADDRESS_SPACE_NUM; i++) {
+		kvm_for_each_memslot_in_gfn_range(&iter, __kvm_memslots(kvm, i),
+						  start, end) {
+			struct kvm_memory_slot *slot = iter.slot;
+			gfn_t first = max(start, slot->base_gfn);
+			gfn_t last = min(end, slot->base_gfn + slot->npages);
+
+			gfn_to_pfn_cache_invalidate_start(kvm,
+				__gfn_to_hva_memslot(slot, first),
+				__gfn_to_hva_memslot(slot, last), true);
+		}
+	}
+}
+
 static int kvm_set_memory_attributes(struct kvm *kvm, gfn_t start, gfn_t end,
 				     unsigned long attrs)
 {
@@ -247,6 +272,8 @@ static int kvm_set_memory_attributes(struct kvm *kvm, gfn_t start, gfn_t end,
 	/* One range store: the attributes change all at once or not at all. */
 	r = mtree_store_range(&kvm->mem_attr_tree, start, end - 1, entry,
 			      GFP_KERNEL_ACCOUNT);
+	if (!r)
+		kvm_invalidate_pfn_caches(kvm, start, end);
 
 	KVM_MMU_LOCK(kvm);
 	if (!r)

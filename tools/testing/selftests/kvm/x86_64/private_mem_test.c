@@ -23,6 +23,7 @@
 
 #include <linux/falloc.h>
 #include <linux/memfd.h>
+#include <asm/kvm_para.h>
 
 #include "kvm_util.h"
 #include "processor.h"
@@ -1704,6 +1705,320 @@ TEST(vm_types)
 	EXPECT_EQ(1, kvm_check_cap(KVM_CAP_USER_MEMORY2));
 	EXPECT_EQ(1, kvm_check_cap(KVM_CAP_MEMORY_FAULT_INFO));
 	close(kvm_fd);
+}
+
+/*
+ * KVM's own accesses to guest memory: the instruction emulator and the
+ * areas a guest asks KVM to write (kvmclock, steal time).  They go through
+ * userspace_addr, the shared half, which for a private GFN is not the
+ * guest's memory; a private GFN there must stop KVM_RUN with a private
+ * memory fault (the emulator) or be left alone (the areas).
+ */
+#define EMUL_PAGES	4
+#define EMUL_PORT	0x2000
+/* In the guest's 1G identity mapping of the private slot, in no memslot. */
+#define EMUL_MMIO_GPA	(PRIVATE_GPA + (512ULL << 20))
+#define EMUL_NOSLOT_GPA	(PRIVATE_GPA + (768ULL << 20))
+#define SHARED_FILL	0x5a
+#define PRIVATE_FILL	0xa5
+
+enum emul_opcode {
+	EMUL_FILL,	/* fill [gpa, +count) with PRIVATE_FILL */
+	EMUL_CHECK,	/* check it holds PRIVATE_FILL */
+	EMUL_OUTS,	/* rep outsb: count bytes at gpa to EMUL_PORT */
+	EMUL_INS,	/* rep insb: count bytes from EMUL_PORT to gpa */
+	EMUL_MOVS,	/* movsq from gpa to EMUL_MMIO_GPA */
+	EMUL_STORE,	/* a plain store to gpa */
+	EMUL_KVMCLOCK,	/* MSR_KVM_SYSTEM_TIME_NEW = gpa | enabled */
+	EMUL_STEAL_TIME, /* MSR_KVM_STEAL_TIME = gpa | enabled */
+	EMUL_NOP,
+};
+
+static struct {
+	uint64_t opcode, gpa, count;
+} emul;
+
+static void guest_emul_code(void)
+{
+	uint64_t src, dst, count, i;
+
+	for (;;) {
+		GUEST_SYNC(0);
+		src = dst = emul.gpa;
+		count = emul.count;
+		switch (emul.opcode) {
+		case EMUL_FILL:
+			memset((void *)dst, PRIVATE_FILL, count);
+			break;
+		case EMUL_CHECK:
+			for (i = 0; i < count; i++)
+				GUEST_ASSERT_2(((uint8_t *)src)[i] == PRIVATE_FILL,
+					       src + i, ((uint8_t *)src)[i]);
+			break;
+		case EMUL_OUTS:
+			asm volatile("cld; rep outsb"
+				     : "+S"(src), "+c"(count)
+				     : "d"(EMUL_PORT) : "memory");
+			break;
+		case EMUL_INS:
+			asm volatile("cld; rep insb"
+				     : "+D"(dst), "+c"(count)
+				     : "d"(EMUL_PORT) : "memory");
+			break;
+		case EMUL_MOVS:
+			dst = EMUL_MMIO_GPA;
+			asm volatile("cld; movsq"
+				     : "+S"(src), "+D"(dst) : : "memory");
+			break;
+		case EMUL_STORE:
+			WRITE_ONCE(*(uint64_t *)dst, 1);
+			break;
+		case EMUL_KVMCLOCK:
+			wrmsr(MSR_KVM_SYSTEM_TIME_NEW, src | KVM_MSR_ENABLED);
+			break;
+		case EMUL_STEAL_TIME:
+			wrmsr(MSR_KVM_STEAL_TIME, src | KVM_MSR_ENABLED);
+			break;
+		}
+	}
+}
+
+FIXTURE(emulated) {
+	struct kvm_vm *vm;
+	struct kvm_vcpu *vcpu;
+	int fd;
+	uint8_t *shared;
+};
+
+static void emul_set(struct kvm_vm *vm, uint64_t opcode, uint64_t gpa,
+		     uint64_t count)
+{
+	emul.opcode = opcode;
+	emul.gpa = gpa;
+	emul.count = count;
+	sync_global_to_guest(vm, emul);
+}
+
+/* Run @opcode to the guest's next sync. */
+static void emul_do(struct kvm_vcpu *vcpu, uint64_t opcode, uint64_t gpa,
+		    uint64_t count)
+{
+	emul_set(vcpu->vm, opcode, gpa, count);
+	run_to_sync(vcpu);
+}
+
+/*
+ * Four private pages (a 4K guest_memfd) whose shared half holds
+ * SHARED_FILL and private half PRIVATE_FILL, so that any byte tells which
+ * half it came from.
+ */
+FIXTURE_SETUP(emulated)
+{
+	uint64_t size = EMUL_PAGES * PAGE_SIZE;
+
+	self->vm = vm_create_sw_protected_with_one_vcpu(&self->vcpu, 64,
+							guest_emul_code);
+	self->fd = private_file_create(self->vm, true, size, 0);
+	self->shared = vm_add_private_memslot(self->vm, PRIVATE_SLOT,
+					      PRIVATE_GPA, size, self->fd, 0);
+	memset(self->shared, SHARED_FILL, size);
+	vm_mem_set_private(self->vm, PRIVATE_GPA, size);
+	run_to_sync(self->vcpu);
+	emul_do(self->vcpu, EMUL_FILL, PRIVATE_GPA, size);
+}
+
+FIXTURE_TEARDOWN(emulated)
+{
+	kvm_vm_free(self->vm);
+	close(self->fd);
+}
+
+static bool all_bytes(const uint8_t *buf, uint8_t val, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (buf[i] != val)
+			return false;
+	return true;
+}
+
+/*
+ * Run the vCPU to its next sync, serving its port I/O on EMUL_PORT: OUT
+ * bytes are copied to @out, IN bytes are @in_val.  KVM may split a string
+ * instruction into several exits.
+ *
+ * Return: the number of bytes the guest moved through the port.
+ */
+static size_t run_serving_port(struct kvm_vcpu *vcpu, uint8_t *out,
+			       size_t out_len, uint8_t in_val)
+{
+	struct kvm_run *run = vcpu->run;
+	size_t moved = 0, len;
+	uint8_t *data;
+
+	for (;;) {
+		vcpu_run(vcpu);
+		if (run->exit_reason != KVM_EXIT_IO || run->io.port != EMUL_PORT)
+			break;
+		data = (uint8_t *)run + run->io.data_offset;
+		len = run->io.size * run->io.count;
+		if (run->io.direction == KVM_EXIT_IO_OUT) {
+			TEST_ASSERT(moved + len <= out_len, "%zu bytes out",
+				    moved + len);
+			memcpy(out + moved, data, len);
+		} else {
+			memset(data, in_val, len);
+		}
+		moved += len;
+	}
+	TEST_ASSERT(get_ucall(vcpu, NULL) == UCALL_SYNC,
+		    "exit %u (%s), want a sync", run->exit_reason,
+		    exit_reason_str(run->exit_reason));
+	return moved;
+}
+
+/*
+ * An emulated string OUT from private memory stops on a private memory
+ * fault instead of sending the shared half's bytes; once userspace makes
+ * the page shared, the guest runs the instruction again and sends those.
+ */
+TEST_F_TIMEOUT(emulated, string_out_of_private_page, TIMEOUT)
+{
+	uint8_t out[8];
+
+	emul_set(self->vm, EMUL_OUTS, PRIVATE_GPA + 8, sizeof(out));
+	run_expect_memory_fault(self->vcpu, EFAULT, PRIVATE_GPA,
+				KVM_MEMORY_EXIT_FLAG_PRIVATE);
+
+	vm_mem_set_shared(self->vm, PRIVATE_GPA, PAGE_SIZE);
+	EXPECT_EQ(sizeof(out),
+		  run_serving_port(self->vcpu, out, sizeof(out), 0));
+	EXPECT_TRUE(all_bytes(out, SHARED_FILL, sizeof(out)));
+}
+
+/*
+ * An emulated string IN to private memory stops on a private memory fault
+ * when the data arrives, instead of writing it to the shared half; once
+ * userspace makes the page shared, the guest runs the instruction again.
+ */
+TEST_F_TIMEOUT(emulated, string_in_to_private_page, TIMEOUT)
+{
+	struct kvm_run *run = self->vcpu->run;
+	uint64_t gpa = PRIVATE_GPA + PAGE_SIZE;
+
+	emul_set(self->vm, EMUL_INS, gpa + 16, 8);
+	vcpu_run(self->vcpu);
+	ASSERT_EQ(KVM_EXIT_IO, run->exit_reason);
+	EXPECT_EQ(KVM_EXIT_IO_IN, run->io.direction);
+	EXPECT_EQ(EMUL_PORT, run->io.port);
+	memset((uint8_t *)run + run->io.data_offset, 0x77,
+	       run->io.size * run->io.count);
+
+	run_expect_memory_fault(self->vcpu, EFAULT, gpa,
+				KVM_MEMORY_EXIT_FLAG_PRIVATE);
+	EXPECT_TRUE(all_bytes(self->shared + PAGE_SIZE, SHARED_FILL,
+			      PAGE_SIZE));
+
+	vm_mem_set_shared(self->vm, gpa, PAGE_SIZE);
+	EXPECT_EQ(8, run_serving_port(self->vcpu, NULL, 0, 0x77));
+	EXPECT_TRUE(all_bytes(self->shared + PAGE_SIZE + 16, 0x77, 8));
+	EXPECT_TRUE(all_bytes(self->shared + PAGE_SIZE, SHARED_FILL, 16));
+}
+
+/*
+ * MMIO emulation whose other operand is private: a MOVS from private
+ * memory to an address without a memslot stops on a private memory fault
+ * instead of an MMIO write of the shared half's bytes.  A private GPA
+ * without a memslot is no MMIO either.
+ */
+TEST_F_TIMEOUT(emulated, mmio_from_private_page, TIMEOUT)
+{
+	struct kvm_run *run = self->vcpu->run;
+	uint64_t gpa = PRIVATE_GPA + 2 * PAGE_SIZE;
+
+	emul_set(self->vm, EMUL_MOVS, gpa, 0);
+	run_expect_memory_fault(self->vcpu, EFAULT, gpa,
+				KVM_MEMORY_EXIT_FLAG_PRIVATE);
+
+	vm_mem_set_shared(self->vm, gpa, PAGE_SIZE);
+	vcpu_run(self->vcpu);
+	ASSERT_EQ(KVM_EXIT_MMIO, run->exit_reason);
+	EXPECT_EQ(EMUL_MMIO_GPA, run->mmio.phys_addr);
+	EXPECT_TRUE(run->mmio.is_write);
+	EXPECT_EQ(8, run->mmio.len);
+	EXPECT_TRUE(all_bytes(run->mmio.data, SHARED_FILL, 8));
+	run_to_sync(self->vcpu);
+
+	vm_mem_set_private(self->vm, EMUL_NOSLOT_GPA, PAGE_SIZE);
+	emul_set(self->vm, EMUL_STORE, EMUL_NOSLOT_GPA, 0);
+	run_expect_memory_fault(self->vcpu, EFAULT, EMUL_NOSLOT_GPA,
+				KVM_MEMORY_EXIT_FLAG_PRIVATE);
+}
+
+/* Make every vCPU update its kvmclock on its next entry. */
+static void kvmclock_update(struct kvm_vm *vm)
+{
+	struct kvm_clock_data clock = {};
+
+	vm_ioctl(vm, KVM_GET_CLOCK, &clock);
+	clock.flags = 0;
+	vm_ioctl(vm, KVM_SET_CLOCK, &clock);
+}
+
+/*
+ * KVM writes a kvmclock on a shared GFN of a private slot; converted to
+ * private, or private from the start, it is never written: not the shared
+ * half, which is not the guest's memory, and not the private page.
+ */
+TEST_F_TIMEOUT(emulated, kvmclock_on_private_page, TIMEOUT)
+{
+	uint8_t *shared0 = self->shared, *shared1 = self->shared + PAGE_SIZE;
+	uint64_t gpa0 = PRIVATE_GPA, gpa1 = PRIVATE_GPA + PAGE_SIZE;
+
+	vm_mem_set_shared(self->vm, gpa0, PAGE_SIZE);
+	emul_do(self->vcpu, EMUL_KVMCLOCK, gpa0, 0);
+	/* pvclock_vcpu_time_info.version: even once an update is done. */
+	EXPECT_FALSE(all_bytes(shared0, SHARED_FILL, 4));
+	EXPECT_EQ(0, *(uint32_t *)shared0 & 1);
+
+	vm_mem_set_private(self->vm, gpa0, PAGE_SIZE);
+	memset(shared0, SHARED_FILL, PAGE_SIZE);
+	kvmclock_update(self->vm);
+	emul_do(self->vcpu, EMUL_NOP, 0, 0);
+	EXPECT_TRUE(all_bytes(shared0, SHARED_FILL, PAGE_SIZE));
+
+	emul_do(self->vcpu, EMUL_KVMCLOCK, gpa1, 0);
+	kvmclock_update(self->vm);
+	emul_do(self->vcpu, EMUL_NOP, 0, 0);
+	EXPECT_TRUE(all_bytes(shared1, SHARED_FILL, PAGE_SIZE));
+	emul_do(self->vcpu, EMUL_CHECK, gpa1, PAGE_SIZE);
+}
+
+/*
+ * The same for steal time, which KVM writes on every KVM_RUN (vcpu_load()
+ * asks for an update).
+ */
+TEST_F_TIMEOUT(emulated, steal_time_on_private_page, TIMEOUT)
+{
+	uint8_t *shared0 = self->shared, *shared1 = self->shared + PAGE_SIZE;
+	uint64_t gpa0 = PRIVATE_GPA, gpa1 = PRIVATE_GPA + PAGE_SIZE;
+
+	vm_mem_set_shared(self->vm, gpa0, PAGE_SIZE);
+	emul_do(self->vcpu, EMUL_STEAL_TIME, gpa0, 0);
+	emul_do(self->vcpu, EMUL_NOP, 0, 0);
+	EXPECT_FALSE(all_bytes(shared0, SHARED_FILL, PAGE_SIZE));
+
+	vm_mem_set_private(self->vm, gpa0, PAGE_SIZE);
+	memset(shared0, SHARED_FILL, PAGE_SIZE);
+	emul_do(self->vcpu, EMUL_NOP, 0, 0);
+	emul_do(self->vcpu, EMUL_NOP, 0, 0);
+	EXPECT_TRUE(all_bytes(shared0, SHARED_FILL, PAGE_SIZE));
+
+	emul_do(self->vcpu, EMUL_STEAL_TIME, gpa1, 0);
+	emul_do(self->vcpu, EMUL_NOP, 0, 0);
+	EXPECT_TRUE(all_bytes(shared1, SHARED_FILL, PAGE_SIZE));
+	emul_do(self->vcpu, EMUL_CHECK, gpa1, PAGE_SIZE);
 }
 
 int main(int argc, char **argv)
