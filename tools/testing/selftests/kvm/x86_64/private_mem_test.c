@@ -43,6 +43,9 @@
 #define SCRATCH_GPA	(12ULL << 30)
 #define SCRATCH_SLOT	12
 #define TIMEOUT		300
+/* What the shared and the private half of a test page hold. */
+#define SHARED_FILL	0x5a
+#define PRIVATE_FILL	0xa5
 
 enum guest_opcode {
 	OP_WRITE,	/* write the pattern of seed at each page of [gpa, +size) */
@@ -1392,18 +1395,35 @@ TEST(failed_bind_claims_nothing)
 	close(fd);
 }
 
-/* Identity nested page tables for L2: 1G pages over the low 4 GiB. */
-static uint64_t npt_identity_create(struct kvm_vm *vm)
+/*
+ * Identity nested page tables for L2: 1G pages over the low 4 GiB, and 4K
+ * pages over the first @nr_4k pages from PRIVATE_GPA (4 GiB), marked
+ * accessed so that KVM may prefetch them.
+ */
+static uint64_t npt_identity_create(struct kvm_vm *vm, int nr_4k)
 {
 	vm_vaddr_t pml4 = vm_vaddr_alloc_page(vm), pdpt = vm_vaddr_alloc_page(vm);
 	uint64_t *pml4_hva = addr_gva2hva(vm, pml4);
 	uint64_t *pdpt_hva = addr_gva2hva(vm, pdpt);
+	uint64_t *pd_hva, *pt_hva;
+	vm_vaddr_t pd, pt;
 	int i;
 
 	/* Present, writable, user (NPT walks are user accesses), 1G leaf. */
 	pml4_hva[0] = addr_gva2gpa(vm, pdpt) | 0x7;
 	for (i = 0; i < 4; i++)
 		pdpt_hva[i] = ((uint64_t)i << 30) | 0x87;
+	if (!nr_4k)
+		return addr_gva2gpa(vm, pml4);
+
+	pd = vm_vaddr_alloc_page(vm);
+	pt = vm_vaddr_alloc_page(vm);
+	pd_hva = addr_gva2hva(vm, pd);
+	pt_hva = addr_gva2hva(vm, pt);
+	pdpt_hva[PRIVATE_GPA >> 30] = addr_gva2gpa(vm, pd) | 0x7;
+	pd_hva[0] = addr_gva2gpa(vm, pt) | 0x7;
+	for (i = 0; i < nr_4k; i++)
+		pt_hva[i] = (PRIVATE_GPA + i * PAGE_SIZE) | 0x27;
 	return addr_gva2gpa(vm, pml4);
 }
 
@@ -1412,19 +1432,96 @@ static void l2_guest_code(void)
 	__asm__ __volatile__("vmmcall");
 }
 
-/* L1: run L2 once under nested paging, so KVM shadows L1's NPT. */
-static void l1_guest_code(struct svm_test_data *svm, uint64_t npt_gpa)
+/* L1: run @l2_code once under nested paging, so KVM shadows L1's NPT. */
+static void l1_guest_code(struct svm_test_data *svm, uint64_t npt_gpa,
+			  void *l2_code)
 {
 	unsigned long l2_stack[64];
 	struct vmcb *vmcb = svm->vmcb;
 
-	generic_svm_setup(svm, l2_guest_code, &l2_stack[64]);
+	generic_svm_setup(svm, l2_code, &l2_stack[64]);
 	vmcb->control.nested_ctl = SVM_NESTED_CTL_NP_ENABLE;
 	vmcb->control.nested_cr3 = npt_gpa;
 	run_guest(vmcb, svm->vmcb_gpa);
 	GUEST_ASSERT_1(vmcb->control.exit_code == SVM_EXIT_VMMCALL,
 		       vmcb->control.exit_code);
 	GUEST_DONE();
+}
+
+/* Run L1 until L2 and L1 are done. */
+static void run_l1(struct kvm_vcpu *vcpu)
+{
+	struct ucall uc;
+
+	vcpu_run(vcpu);
+	switch (get_ucall(vcpu, &uc)) {
+	case UCALL_DONE:
+		break;
+	case UCALL_ABORT:
+		REPORT_GUEST_ASSERT_1(uc, "L2 exit code 0x%lx");
+		break;
+	default:
+		TEST_FAIL("L1 exit %u (%s)", vcpu->run->exit_reason,
+			  exit_reason_str(vcpu->run->exit_reason));
+	}
+}
+
+#define PREFETCH_PAGES		8
+#define PREFETCH_PRIVATE_PAGE	5
+
+static uint64_t l2_read;
+
+/*
+ * A fault on the first page maps it and prefetches its neighbours, which
+ * L1's nested page tables map to L1's private memory slot; one of them is
+ * private.
+ */
+static void l2_prefetch_code(void)
+{
+	(void)READ_ONCE(*(uint64_t *)PRIVATE_GPA);
+	WRITE_ONCE(l2_read,
+		   READ_ONCE(*(uint64_t *)(PRIVATE_GPA +
+					   PREFETCH_PRIVATE_PAGE * PAGE_SIZE)));
+	__asm__ __volatile__("vmmcall");
+}
+
+/*
+ * Private memory is not mapped into L2, and KVM's prefetch of nested page
+ * table entries, which goes through userspace_addr, must not map the
+ * shared half of a private GFN in its place: L2's access to it exits with
+ * a private memory fault, it does not read the shared half.
+ */
+TEST(nested_prefetch_skips_private_gfns)
+{
+	uint64_t size = PREFETCH_PAGES * PAGE_SIZE, npt_gpa;
+	uint64_t page = PRIVATE_GPA + PREFETCH_PRIVATE_PAGE * PAGE_SIZE;
+	struct kvm_vcpu *vcpu;
+	vm_vaddr_t svm_gva;
+	struct kvm_vm *vm;
+	void *shared;
+	int fd;
+
+	if (!kvm_cpu_has(X86_FEATURE_SVM))
+		SKIP(return, "nested SVM not offered to guests (the test machine is AMD SVM)");
+	vm = vm_create_sw_protected_with_one_vcpu(&vcpu, 0, l1_guest_code);
+	vcpu_alloc_svm(vm, &svm_gva);
+	fd = private_file_create(vm, true, size, 0);
+	shared = vm_add_private_memslot(vm, PRIVATE_SLOT, PRIVATE_GPA, size,
+					fd, 0);
+	/* Present in the host's page tables, as prefetch needs. */
+	memset(shared, SHARED_FILL, size);
+	vm_mem_set_private(vm, page, PAGE_SIZE);
+	npt_gpa = npt_identity_create(vm, PREFETCH_PAGES);
+	vcpu_args_set(vcpu, 3, svm_gva, npt_gpa, l2_prefetch_code);
+
+	run_expect_memory_fault(vcpu, EFAULT, page,
+				KVM_MEMORY_EXIT_FLAG_PRIVATE);
+	/* L2 never got to read it. */
+	sync_global_from_guest(vm, l2_read);
+	EXPECT_EQ(0, l2_read);
+
+	kvm_vm_free(vm);
+	close(fd);
 }
 
 struct punch_loop {
@@ -1468,26 +1565,15 @@ TEST(punch_races_memslot_creation_after_l2)
 	vm_vaddr_t svm_gva;
 	struct kvm_vm *vm;
 	pthread_t thread;
-	struct ucall uc;
 	void *shared;
 
 	if (!kvm_cpu_has(X86_FEATURE_SVM))
 		SKIP(return, "nested SVM not offered to guests (the test machine is AMD SVM)");
 	vm = vm_create_sw_protected_with_one_vcpu(&vcpu, 0, l1_guest_code);
 	vcpu_alloc_svm(vm, &svm_gva);
-	npt_gpa = npt_identity_create(vm);
-	vcpu_args_set(vcpu, 2, svm_gva, npt_gpa);
-	vcpu_run(vcpu);
-	switch (get_ucall(vcpu, &uc)) {
-	case UCALL_DONE:
-		break;
-	case UCALL_ABORT:
-		REPORT_GUEST_ASSERT_1(uc, "L2 exit code 0x%lx");
-		break;
-	default:
-		TEST_FAIL("L1 exit %u (%s)", vcpu->run->exit_reason,
-			  exit_reason_str(vcpu->run->exit_reason));
-	}
+	npt_gpa = npt_identity_create(vm, 0);
+	vcpu_args_set(vcpu, 3, svm_gva, npt_gpa, l2_guest_code);
+	run_l1(vcpu);
 
 	punch.fd = memfd_private_create(punch.size, 0);
 	shared = mmap(NULL, punch.size, PROT_READ | PROT_WRITE,
@@ -1719,8 +1805,6 @@ TEST(vm_types)
 /* In the guest's 1G identity mapping of the private slot, in no memslot. */
 #define EMUL_MMIO_GPA	(PRIVATE_GPA + (512ULL << 20))
 #define EMUL_NOSLOT_GPA	(PRIVATE_GPA + (768ULL << 20))
-#define SHARED_FILL	0x5a
-#define PRIVATE_FILL	0xa5
 
 enum emul_opcode {
 	EMUL_FILL,	/* fill [gpa, +count) with PRIVATE_FILL */
