@@ -151,6 +151,50 @@ int shmem_memfile_error_page(struct inode *inode, struct page *page)
 					     folio->index + folio_nr_pages(folio));
 }
 
+/**
+ * shmem_memfile_fallocated - make a memfile's fallocated pages ready
+ * @inode:	a shmem inode, locked by fallocate()
+ * @start:	first page of the range fallocate() allocated
+ * @end:	page after the last
+ *
+ * Called by shmem_fallocate() once the whole range is allocated.  shmem
+ * leaves fallocated folios !uptodate, so that a failed fallocate() can tell
+ * them from older ones and free them, and zeroes them on first use.  A
+ * memfile's first use is its consumer's fault (get_pfn), which would then
+ * pay for the zeroing; zero them here instead, as hugetlbfs does, so that
+ * fallocate() is where a memfile's memory is prepared.  Other shmem files
+ * keep zeroing on first use.
+ */
+void shmem_memfile_fallocated(struct inode *inode, pgoff_t start, pgoff_t end)
+{
+	struct address_space *mapping = inode->i_mapping;
+	pgoff_t index = start;
+
+	if (!shmem_memfile_node(inode))
+		return;
+
+	while (index < end) {
+		struct folio *folio = filemap_lock_folio(mapping, index);
+		long i, n;
+
+		if (!folio) {
+			index++;
+			continue;
+		}
+		if (!folio_test_uptodate(folio)) {
+			n = folio_nr_pages(folio);
+			for (i = 0; i < n; i++)
+				clear_highpage(folio_page(folio, i));
+			flush_dcache_folio(folio);
+			folio_mark_uptodate(folio);
+		}
+		index = folio_next_index(folio);
+		folio_unlock(folio);
+		folio_put(folio);
+		cond_resched();
+	}
+}
+
 static struct memfile_node *shmem_lookup_memfile_node(struct file *file,
 						      bool create)
 {

@@ -21,6 +21,7 @@ void shmem_memfile_invalidate_start(struct inode *inode, loff_t lstart,
 void shmem_memfile_invalidate_end(struct inode *inode,
 				  const struct memfile_range *range);
 int shmem_memfile_error_page(struct inode *inode, struct page *page);
+void shmem_memfile_fallocated(struct inode *inode, pgoff_t start, pgoff_t end);
 
 #else /* !CONFIG_SHMEM_MEMFILE */
 
@@ -54,6 +55,11 @@ static inline int shmem_memfile_error_page(struct inode *inode,
 					   struct page *page)
 {
 	return 0;
+}
+
+static inline void shmem_memfile_fallocated(struct inode *inode,
+					    pgoff_t start, pgoff_t end)
+{
 }
 
 #endif /* CONFIG_SHMEM_MEMFILE */

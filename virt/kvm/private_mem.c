@@ -50,17 +50,25 @@ static atomic64_t kvm_private_mem_last_owner = ATOMIC64_INIT(0);
 void kvm_private_mem_init_vm(struct kvm *kvm)
 {
 	/*
-	 * Not in RCU mode: readers take the tree's spinlock.  6.1's RCU-mode
-	 * maple tree freed nodes that a destroyed tree's RCU walk still read
-	 * (KASAN, in private_mem_stress_test).
+	 * Readers (every fault of the VM) walk it under RCU, without its
+	 * spinlock, which only writers take; kvm_private_mem_destroy_vm()
+	 * says why none is left when the tree goes.
 	 */
-	mt_init_flags(&kvm->mem_attr_tree, 0);
+	mt_init_flags(&kvm->mem_attr_tree, MT_FLAGS_USE_RCU);
 	kvm->private_mem_owner = atomic64_inc_return(&kvm_private_mem_last_owner);
 }
 
 /*
  * Called from kvm_destroy_vm() before the MMU is torn down: from here on no
  * backing store calls into this VM.  The memslots are freed later.
+ *
+ * The attribute tree goes here too.  Its readers hold no reference of their
+ * own, so each must be gone first: vCPUs (faults, KVM's own accesses) and
+ * ioctls hold a reference to the VM, as do async page fault workers; the
+ * MMU notifier, whose handlers read attributes under mmu_lock, was
+ * unregistered just before, which waits for handlers in flight; store
+ * callbacks never read attributes.  mtree_destroy() then defers freeing
+ * the nodes past an RCU grace period, which nothing needs but costs nothing.
  */
 void kvm_private_mem_destroy_vm(struct kvm *kvm)
 {
@@ -91,8 +99,9 @@ unsigned long kvm_supported_mem_attributes(struct kvm *kvm)
  * @kvm:	the VM
  * @gfn:	the GFN
  *
- * Takes the tree's spinlock; the caller orders the result against changes
- * with mmu_invalidate_retry_gfn() under mmu_lock, or holds slots_lock.
+ * Lockless (RCU), from any context that may take rcu_read_lock(); the
+ * caller orders the result against changes with mmu_invalidate_retry_gfn()
+ * under mmu_lock, or holds slots_lock.
  *
  * Return: KVM_MEMORY_ATTRIBUTE_* of @gfn, 0 if none was set.
  */
@@ -101,9 +110,9 @@ unsigned long kvm_get_memory_attributes(struct kvm *kvm, gfn_t gfn)
 	MA_STATE(mas, &kvm->mem_attr_tree, gfn, gfn);
 	void *entry;
 
-	mtree_lock(&kvm->mem_attr_tree);
+	rcu_read_lock();
 	entry = mas_walk(&mas);
-	mtree_unlock(&kvm->mem_attr_tree);
+	rcu_read_unlock();
 	return entry ? xa_to_value(entry) : 0;
 }
 
@@ -126,7 +135,7 @@ bool kvm_range_has_memory_attributes(struct kvm *kvm, gfn_t start, gfn_t end,
 	void *want = attrs ? xa_mk_value(attrs) : NULL;
 	bool uniform = false;
 
-	mtree_lock(&kvm->mem_attr_tree);
+	rcu_read_lock();
 	while (mas_walk(&mas) == want) {
 		if (mas.last >= end - 1) {
 			uniform = true;
@@ -134,7 +143,7 @@ bool kvm_range_has_memory_attributes(struct kvm *kvm, gfn_t start, gfn_t end,
 		}
 		mas_set(&mas, mas.last + 1);
 	}
-	mtree_unlock(&kvm->mem_attr_tree);
+	rcu_read_unlock();
 	return uniform;
 }
 
@@ -349,9 +358,9 @@ bool kvm_handle_shared_gfn_range(struct kvm *kvm, struct kvm_gfn_range *range,
 	while (gfn < range->end) {
 		MA_STATE(mas, &kvm->mem_attr_tree, gfn, gfn);
 
-		mtree_lock(&kvm->mem_attr_tree);
+		rcu_read_lock();
 		entry = mas_walk(&mas);
-		mtree_unlock(&kvm->mem_attr_tree);
+		rcu_read_unlock();
 		/* mas.last ends the run of equal attributes around @gfn. */
 		next = min_t(gfn_t, mas.last, range->end - 1) + 1;
 		if (!entry ||
