@@ -248,10 +248,11 @@ static void kvm_invalidate_pfn_caches(struct kvm *kvm, gfn_t start, gfn_t end)
 			struct kvm_memory_slot *slot = iter.slot;
 			gfn_t first = max(start, slot->base_gfn);
 			gfn_t last = min(end, slot->base_gfn + slot->npages);
+			unsigned long hva = __gfn_to_hva_memslot(slot, first);
 
-			gfn_to_pfn_cache_invalidate_start(kvm,
-				__gfn_to_hva_memslot(slot, first),
-				__gfn_to_hva_memslot(slot, last), true);
+			gfn_to_pfn_cache_invalidate_start(kvm, hva,
+							  hva + ((last - first) << PAGE_SHIFT),
+							  true);
 		}
 	}
 }

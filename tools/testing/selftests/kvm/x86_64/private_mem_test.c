@@ -1828,7 +1828,8 @@ static void guest_emul_code(void)
 
 	for (;;) {
 		GUEST_SYNC(0);
-		src = dst = emul.gpa;
+		src = emul.gpa;
+		dst = emul.gpa;
 		count = emul.count;
 		switch (emul.opcode) {
 		case EMUL_FILL:
