@@ -67,8 +67,7 @@ void kvm_private_mem_init_vm(struct kvm *kvm)
  * ioctls hold a reference to the VM, as do async page fault workers; the
  * MMU notifier, whose handlers read attributes under mmu_lock, was
  * unregistered just before, which waits for handlers in flight; store
- * callbacks never read attributes.  mtree_destroy() then defers freeing
- * the nodes past an RCU grace period, which nothing needs but costs nothing.
+ * callbacks never read attributes.
  */
 void kvm_private_mem_destroy_vm(struct kvm *kvm)
 {
@@ -78,6 +77,16 @@ void kvm_private_mem_destroy_vm(struct kvm *kvm)
 	for (i = 0; i < KVM_ADDRESS_SPACE_NUM; i++)
 		kvm_for_each_memslot(slot, bkt, __kvm_memslots(kvm, i))
 			kvm_private_memslot_unbind(slot);
+	/*
+	 * With no reader left the tree need not stay RCU-safe while it goes,
+	 * and destroying it in RCU mode meets a bug of 6.1's maple tree:
+	 * mt_destroy_walk() clears the metadata of the root after
+	 * mte_dead_leaves() has turned its child pointers into untyped node
+	 * pointers, so a full range_64 root, which has no metadata because its
+	 * last slot holds a child, loses the low bytes of that child pointer,
+	 * and mt_free_walk() follows it from its RCU callback.
+	 */
+	mt_clear_in_rcu(&kvm->mem_attr_tree);
 	mtree_destroy(&kvm->mem_attr_tree);
 }
 
