@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Private memory of KVM guests: per-GFN memory attributes, and memslots whose
- * private half is a range of a memfile (an inaccessible hugetlbfs or shmem
- * memfd) that KVM consumes through memfile_notifier.
+ * Private memslots: the private half of a KVM_MEM_PRIVATE memslot is a range
+ * of a memfile (an inaccessible hugetlbfs or shmem memfd) that KVM consumes
+ * through memfile_notifier.
  *
- * See Documentation/virt/kvm/api.rst (KVM_SET_USER_MEMORY_REGION2,
- * KVM_SET_MEMORY_ATTRIBUTES) and Documentation/mm/memfile_notifier.rst.
+ * See Documentation/virt/kvm/api.rst (KVM_SET_USER_MEMORY_REGION2) and
+ * Documentation/mm/memfile_notifier.rst.
  */
 
 #include <linux/fs.h>
@@ -15,13 +15,6 @@
 #include <linux/slab.h>
 
 #include "kvm_mm.h"
-
-/*
- * A fault and the mapping level it picks depend on the attributes of the
- * whole huge page around the GFN, so an attribute change invalidates the
- * largest huge page around the range it changes.
- */
-#define KVM_ATTR_INVALIDATE_PAGES	KVM_PAGES_PER_HPAGE(KVM_MAX_HUGEPAGE_LEVEL)
 
 /*
  * What a private memslot consumes: a registration on the file, and where
@@ -47,27 +40,23 @@ struct kvm_private_memslot {
 /* Owner identities of memfile registrations: one per VM, never reused. */
 static atomic64_t kvm_private_mem_last_owner = ATOMIC64_INIT(0);
 
+/**
+ * kvm_private_mem_init_vm - give a new VM its owner identity
+ * @kvm:	the VM being created
+ *
+ * Called by kvm_create_vm().
+ */
 void kvm_private_mem_init_vm(struct kvm *kvm)
 {
-	/*
-	 * Readers (every fault of the VM) walk it under RCU, without its
-	 * spinlock, which only writers take; kvm_private_mem_destroy_vm()
-	 * says why none is left when the tree goes.
-	 */
-	mt_init_flags(&kvm->mem_attr_tree, MT_FLAGS_USE_RCU);
 	kvm->private_mem_owner = atomic64_inc_return(&kvm_private_mem_last_owner);
 }
 
-/*
- * Called from kvm_destroy_vm() before the MMU is torn down: from here on no
- * backing store calls into this VM.  The memslots are freed later.
+/**
+ * kvm_private_mem_destroy_vm - unbind every private memslot of a VM
+ * @kvm:	the VM being destroyed
  *
- * The attribute tree goes here too.  Its readers hold no reference of their
- * own, so each must be gone first: vCPUs (faults, KVM's own accesses) and
- * ioctls hold a reference to the VM, as do async page fault workers; the
- * MMU notifier, whose handlers read attributes under mmu_lock, was
- * unregistered just before, which waits for handlers in flight; store
- * callbacks never read attributes.
+ * Called by kvm_destroy_vm() before the MMU is torn down: from here on no
+ * backing store calls into this VM.  The memslots are freed later.
  */
 void kvm_private_mem_destroy_vm(struct kvm *kvm)
 {
@@ -77,262 +66,6 @@ void kvm_private_mem_destroy_vm(struct kvm *kvm)
 	for (i = 0; i < KVM_ADDRESS_SPACE_NUM; i++)
 		kvm_for_each_memslot(slot, bkt, __kvm_memslots(kvm, i))
 			kvm_private_memslot_unbind(slot);
-	/*
-	 * With no reader left the tree need not stay RCU-safe while it goes,
-	 * and destroying it in RCU mode meets a bug of 6.1's maple tree:
-	 * mt_destroy_walk() clears the metadata of the root after
-	 * mte_dead_leaves() has turned its child pointers into untyped node
-	 * pointers, so a full range_64 root, which has no metadata because its
-	 * last slot holds a child, loses the low bytes of that child pointer,
-	 * and mt_free_walk() follows it from its RCU callback.
-	 */
-	mt_clear_in_rcu(&kvm->mem_attr_tree);
-	mtree_destroy(&kvm->mem_attr_tree);
-}
-
-/**
- * kvm_supported_mem_attributes - KVM_MEMORY_ATTRIBUTE_* a VM can set
- * @kvm:	the VM, or NULL for what the VM types with private memory support
- *
- * Return: the mask KVM_CHECK_EXTENSION(KVM_CAP_MEMORY_ATTRIBUTES) reports.
- */
-unsigned long kvm_supported_mem_attributes(struct kvm *kvm)
-{
-	if (!kvm || kvm_arch_has_private_mem(kvm))
-		return KVM_MEMORY_ATTRIBUTE_PRIVATE;
-	return 0;
-}
-
-/**
- * kvm_get_memory_attributes - the attributes of one GFN
- * @kvm:	the VM
- * @gfn:	the GFN
- *
- * Lockless (RCU), from any context that may take rcu_read_lock(); the
- * caller orders the result against changes with mmu_invalidate_retry_gfn()
- * under mmu_lock, or holds slots_lock.
- *
- * Return: KVM_MEMORY_ATTRIBUTE_* of @gfn, 0 if none was set.
- */
-unsigned long kvm_get_memory_attributes(struct kvm *kvm, gfn_t gfn)
-{
-	MA_STATE(mas, &kvm->mem_attr_tree, gfn, gfn);
-	void *entry;
-
-	rcu_read_lock();
-	entry = mas_walk(&mas);
-	rcu_read_unlock();
-	return entry ? xa_to_value(entry) : 0;
-}
-
-/**
- * kvm_range_has_memory_attributes - do all GFNs of a range have @attrs?
- * @kvm:	the VM
- * @start:	first GFN
- * @end:	GFN after the last; greater than @start
- * @attrs:	the attributes every GFN must have, exactly
- *
- * Walks the ranges stored in the tree, not the GFNs, so the cost does not
- * grow with the size of the range.  Locking as kvm_get_memory_attributes().
- *
- * Return: true if every GFN in [@start, @end) has exactly @attrs.
- */
-bool kvm_range_has_memory_attributes(struct kvm *kvm, gfn_t start, gfn_t end,
-				     unsigned long attrs)
-{
-	MA_STATE(mas, &kvm->mem_attr_tree, start, start);
-	void *want = attrs ? xa_mk_value(attrs) : NULL;
-	bool uniform = false;
-
-	rcu_read_lock();
-	while (mas_walk(&mas) == want) {
-		if (mas.last >= end - 1) {
-			uniform = true;
-			break;
-		}
-		mas_set(&mas, mas.last + 1);
-	}
-	rcu_read_unlock();
-	return uniform;
-}
-
-/**
- * kvm_mmu_invalidate_begin_gfn - start invalidating mappings of GFNs
- * @kvm:	the VM
- * @start:	first GFN
- * @end:	GFN after the last
- *
- * Faults on [@start, @end) that check mmu_invalidate_retry_gfn() retry until
- * the matching kvm_mmu_invalidate_end_gfn().  Call with mmu_lock held for
- * write, then zap the range.
- */
-void kvm_mmu_invalidate_begin_gfn(struct kvm *kvm, gfn_t start, gfn_t end)
-{
-	lockdep_assert_held_write(&kvm->mmu_lock);
-	if (!kvm->mmu_invalidate_gfn_in_progress++) {
-		kvm->mmu_invalidate_gfn_start = start;
-		kvm->mmu_invalidate_gfn_end = end;
-	} else {
-		/* A union of the ranges in progress; false positives are fine. */
-		kvm->mmu_invalidate_gfn_start =
-			min(kvm->mmu_invalidate_gfn_start, start);
-		kvm->mmu_invalidate_gfn_end =
-			max(kvm->mmu_invalidate_gfn_end, end);
-	}
-}
-
-/**
- * kvm_mmu_invalidate_end_gfn - end an invalidation started by GFN
- * @kvm:	the VM
- *
- * Call with mmu_lock held for write.  Bumps mmu_invalidate_seq so that a
- * fault which looked its PFN up during the invalidation retries.
- */
-void kvm_mmu_invalidate_end_gfn(struct kvm *kvm)
-{
-	lockdep_assert_held_write(&kvm->mmu_lock);
-	kvm->mmu_invalidate_seq++;
-	/* Pairs with the ordering mmu_lock gives mmu_invalidate_retry_gfn(). */
-	smp_wmb();
-	if (!WARN_ON_ONCE(kvm->mmu_invalidate_gfn_in_progress <= 0))
-		kvm->mmu_invalidate_gfn_in_progress--;
-}
-
-/*
- * Zap the mappings of [start, end) in every memslot of every address space.
- * Called with slots_lock and mmu_lock (write) held.
- */
-static bool kvm_unmap_gfn_range_all_slots(struct kvm *kvm, gfn_t start,
-					  gfn_t end)
-{
-	struct kvm_memslot_iter iter;
-	bool flush = false;
-	int i;
-
-	for (i = 0; i < KVM_ADDRESS_SPACE_NUM; i++) {
-		kvm_for_each_memslot_in_gfn_range(&iter, __kvm_memslots(kvm, i),
-						  start, end) {
-			struct kvm_memory_slot *slot = iter.slot;
-			struct kvm_gfn_range range = {
-				.slot = slot,
-				.start = max(start, slot->base_gfn),
-				.end = min(end, slot->base_gfn + slot->npages),
-				.pte = __pte(0),
-				.may_block = true,
-			};
-
-			flush |= kvm_unmap_gfn_range(kvm, &range);
-		}
-	}
-	return flush;
-}
-
-static void kvm_post_set_memory_attributes(struct kvm *kvm, gfn_t start,
-					   gfn_t end)
-{
-	struct kvm_memslot_iter iter;
-	int i;
-
-	for (i = 0; i < KVM_ADDRESS_SPACE_NUM; i++)
-		kvm_for_each_memslot_in_gfn_range(&iter, __kvm_memslots(kvm, i),
-						  start, end)
-			kvm_arch_post_set_memory_attributes(kvm, iter.slot,
-							    start, end);
-}
-
-/*
- * gfn-to-pfn caches (kvmclock, ...) map their page through userspace_addr.
- * Those on converted GFNs must look it up again, and then find none if the
- * GFNs became private (hva_to_pfn_retry() checks).  Called with slots_lock
- * held, after the new attributes are stored.
- */
-static void kvm_invalidate_pfn_caches(struct kvm *kvm, gfn_t start, gfn_t end)
-{
-	struct kvm_memslot_iter iter;
-	int i;
-
-	for (i = 0; i < KVM_ADDRESS_SPACE_NUM; i++) {
-		kvm_for_each_memslot_in_gfn_range(&iter, __kvm_memslots(kvm, i),
-						  start, end) {
-			struct kvm_memory_slot *slot = iter.slot;
-			gfn_t first = max(start, slot->base_gfn);
-			gfn_t last = min(end, slot->base_gfn + slot->npages);
-			unsigned long hva = __gfn_to_hva_memslot(slot, first);
-
-			gfn_to_pfn_cache_invalidate_start(kvm, hva,
-							  hva + ((last - first) << PAGE_SHIFT),
-							  true);
-		}
-	}
-}
-
-static int kvm_set_memory_attributes(struct kvm *kvm, gfn_t start, gfn_t end,
-				     unsigned long attrs)
-{
-	gfn_t inval_start = round_down(start, KVM_ATTR_INVALIDATE_PAGES);
-	gfn_t inval_end = round_up(end, KVM_ATTR_INVALIDATE_PAGES);
-	void *entry = attrs ? xa_mk_value(attrs) : NULL;
-	int r = 0;
-
-	mutex_lock(&kvm->slots_lock);
-	if (kvm_range_has_memory_attributes(kvm, start, end, attrs))
-		goto out_unlock;
-
-	/*
-	 * Faults around the range retry from here until the new attributes
-	 * and the mapping levels they allow are in place.
-	 */
-	KVM_MMU_LOCK(kvm);
-	kvm_mmu_invalidate_begin_gfn(kvm, inval_start, inval_end);
-	if (kvm_unmap_gfn_range_all_slots(kvm, start, end))
-		kvm_flush_remote_tlbs(kvm);
-	KVM_MMU_UNLOCK(kvm);
-
-	/* One range store: the attributes change all at once or not at all. */
-	r = mtree_store_range(&kvm->mem_attr_tree, start, end - 1, entry,
-			      GFP_KERNEL_ACCOUNT);
-	if (!r)
-		kvm_invalidate_pfn_caches(kvm, start, end);
-
-	KVM_MMU_LOCK(kvm);
-	if (!r)
-		kvm_post_set_memory_attributes(kvm, start, end);
-	kvm_mmu_invalidate_end_gfn(kvm);
-	KVM_MMU_UNLOCK(kvm);
-
-out_unlock:
-	mutex_unlock(&kvm->slots_lock);
-	return r;
-}
-
-/**
- * kvm_vm_ioctl_set_memory_attributes - KVM_SET_MEMORY_ATTRIBUTES
- * @kvm:	the VM
- * @attrs:	the range and the attributes it gets, copied from userspace
- *
- * Return: 0 when every GFN of the range has the attributes, -EINVAL for
- * nonzero flags, unsupported attributes, or an empty, unaligned or wrapping
- * range, -ENOMEM when the attributes could not be stored (then none
- * changed).
- */
-int kvm_vm_ioctl_set_memory_attributes(struct kvm *kvm,
-				       const struct kvm_memory_attributes *attrs)
-{
-	BUILD_BUG_ON(sizeof(attrs->address) != sizeof(unsigned long));
-
-	if (attrs->flags)
-		return -EINVAL;
-	if (attrs->attributes & ~kvm_supported_mem_attributes(kvm))
-		return -EINVAL;
-	if (!attrs->size || !PAGE_ALIGNED(attrs->address) ||
-	    !PAGE_ALIGNED(attrs->size))
-		return -EINVAL;
-	if (attrs->address + attrs->size < attrs->address)
-		return -EINVAL;
-
-	return kvm_set_memory_attributes(kvm, gpa_to_gfn(attrs->address),
-					 gpa_to_gfn(attrs->address + attrs->size),
-					 attrs->attributes);
 }
 
 /**
