@@ -44,20 +44,11 @@ void kvm_mem_attributes_init_vm(struct kvm *kvm)
  * VM, as do async page fault workers; the MMU notifier, whose handlers
  * read attributes under mmu_lock, was unregistered just before, which
  * waits for handlers in flight; backing store callbacks never read
- * attributes.
+ * attributes.  The tree is still in RCU mode, so its nodes are freed
+ * after a grace period all the same.
  */
 void kvm_mem_attributes_destroy_vm(struct kvm *kvm)
 {
-	/*
-	 * With no reader left the tree need not stay RCU-safe while it goes,
-	 * and destroying it in RCU mode meets a bug of 6.1's maple tree:
-	 * mt_destroy_walk() clears the metadata of the root after
-	 * mte_dead_leaves() has turned its child pointers into untyped node
-	 * pointers, so a full range_64 root, which has no metadata because its
-	 * last slot holds a child, loses the low bytes of that child pointer,
-	 * and mt_free_walk() follows it from its RCU callback.
-	 */
-	mt_clear_in_rcu(&kvm->mem_attr_tree);
 	mtree_destroy(&kvm->mem_attr_tree);
 }
 

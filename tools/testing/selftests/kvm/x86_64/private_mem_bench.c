@@ -17,11 +17,15 @@
  * pages of one file at once).
  *
  * Times are wall-clock and vary; counts are exact, and -c checks them.
+ * With -r N each size is measured N times, the backings taking turns, and
+ * the times reported are the medians; ratios of two backings are taken
+ * run by run, so that both sides of one ratio met the same host load.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +49,7 @@
 #define SCRATCH_GPA	(12ULL << 30)
 #define SCRATCH_SLOT	11
 #define MAX_VCPUS	64
+#define MAX_RUNS	15
 
 enum bench_opcode {
 	OP_NONE,
@@ -138,9 +143,11 @@ static struct {
 	bool memfd;		/* private memory from a memfd, not a guest_memfd */
 	bool holes;		/* private memory not allocated up front */
 	unsigned int only;	/* bitmask of backings, 0: all */
+	int runs;		/* measurements of each backing and size */
 } opt = {
 	.nr_vcpus = 1,
 	.size = 1024ULL << 20,
+	.runs = 1,
 };
 
 static double now_us(void)
@@ -510,6 +517,60 @@ static void run_backing(struct result *r, const struct backing *backing,
 	bench_vm_free(&b);
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* The times of struct result, which runs are combined by their median. */
+static const size_t result_times[] = {
+	offsetof(struct result, alloc_ms),
+	offsetof(struct result, pass1_ms),
+	offsetof(struct result, pass2_ms),
+	offsetof(struct result, punch_us),
+	offsetof(struct result, refault_us),
+	offsetof(struct result, convert_us),
+};
+
+static double *result_time(struct result *r, size_t offset)
+{
+	return (double *)((char *)r + offset);
+}
+
+/*
+ * One row from @n runs of a backing: the counts of the first run (they are
+ * exact, and -c checked every run), the median of each time.
+ */
+static void combine_runs(struct result *out, struct result *runs, int n)
+{
+	double v[MAX_RUNS];
+	size_t t;
+	int i;
+
+	*out = runs[0];
+	for (i = 0; i < n; i++) {
+		if (runs[i].skipped) {
+			*out = runs[i];
+			return;
+		}
+	}
+	for (i = 1; i < n; i++)
+		out->check_failures += runs[i].check_failures;
+	for (t = 0; t < ARRAY_SIZE(result_times); t++) {
+		for (i = 0; i < n; i++)
+			v[i] = *result_time(&runs[i], result_times[t]);
+		*result_time(out, result_times[t]) = median(v, n);
+	}
+}
+
 static void print_header(void)
 {
 	printf("%-19s %6s %4s %9s %9s %9s %7s %7s %4s %4s %9s %8s %10s %10s\n",
@@ -558,6 +619,35 @@ static const struct result *find(const struct result *res, int n,
 		if (!res[i].skipped && !strcmp(res[i].backing->key, key))
 			return &res[i];
 	return NULL;
+}
+
+/*
+ * First-pass time of backing @num over backing @den, run by run, with the
+ * median: the two ran back to back in each run, under the same host load.
+ */
+static void print_paired_ratio(struct result runs[][NR_BACKINGS], int nr_runs,
+			       int n, const char *num, const char *den,
+			       const char *what)
+{
+	const struct result *a, *b;
+	double v[MAX_RUNS];
+	int i;
+
+	for (i = 0; i < nr_runs; i++) {
+		a = find(runs[i], n, num);
+		b = find(runs[i], n, den);
+		if (!a || !b || b->pass1_ms <= 0)
+			return;
+		v[i] = a->pass1_ms / b->pass1_ms;
+	}
+	printf("First pass: %s", what);
+	if (nr_runs > 1) {
+		printf(", by run:");
+		for (i = 0; i < nr_runs; i++)
+			printf(" %.2f", v[i]);
+		printf("; median");
+	}
+	printf(" %.2fx.\n", median(v, nr_runs));
 }
 
 /* What the run shows, in words, for one size. */
@@ -613,7 +703,10 @@ static void help(const char *name)
 	       "          a guest_memfd, KVM_CREATE_GUEST_MEMFD)\n"
 	       " -H       private memory starts as holes: the first pass\n"
 	       "          allocates and zeroes it in the fault path\n"
-	       " -C       also print each row as 'bench-csv: ...'\n", name);
+	       " -C       also print each row as 'bench-csv: ...'\n"
+	       " -r n     measure each size n times (default 1, at most %d),\n"
+	       "          the backings taking turns; report median times\n",
+	       name, MAX_RUNS);
 }
 
 static unsigned int parse_only(const char *list)
@@ -637,11 +730,12 @@ static unsigned int parse_only(const char *list)
 
 int main(int argc, char **argv)
 {
+	static struct result runs[MAX_RUNS][NR_BACKINGS];
 	struct result res[NR_BACKINGS];
 	int c, failures = 0;
 	uint64_t size;
 
-	while ((c = getopt(argc, argv, "b:v:sco:mHCh")) != -1) {
+	while ((c = getopt(argc, argv, "b:v:sco:mHCr:h")) != -1) {
 		switch (c) {
 		case 'b':
 			opt.size = strtoull(optarg, NULL, 0) << 20;
@@ -667,6 +761,9 @@ int main(int argc, char **argv)
 		case 'C':
 			opt.csv = true;
 			break;
+		case 'r':
+			opt.runs = atoi(optarg);
+			break;
 		default:
 			help(argv[0]);
 			exit(c == 'h' ? 0 : KSFT_FAIL);
@@ -677,28 +774,47 @@ int main(int argc, char **argv)
 	TEST_ASSERT(opt.size >= PG_SIZE_2M && !(opt.size % PG_SIZE_2M) &&
 		    !((opt.size / opt.nr_vcpus) % PAGE_SIZE),
 		    "-b: a multiple of 2 MiB that the vCPUs can share in pages");
+	TEST_ASSERT(opt.runs >= 1 && opt.runs <= MAX_RUNS,
+		    "-r: 1 to %d runs", MAX_RUNS);
 
 	size = opt.sweep ? min_t(uint64_t, 64ULL << 20, opt.size) : opt.size;
 	for (; size <= opt.size; size *= 2) {
 		unsigned int i, n = 0;
+		int run;
 
-		printf("\n== %lu MiB, %d vCPU(s), private memory from a%s%s ==\n",
+		printf("\n== %lu MiB, %d vCPU(s), private memory from a%s%s",
 		       size >> 20, opt.nr_vcpus,
 		       opt.memfd ? "n inaccessible memfd" : " guest_memfd",
 		       opt.holes ? ", filled by faults" : "");
-		for (i = 0; i < NR_BACKINGS; i++) {
-			if (opt.only && !(opt.only & (1u << i)))
-				continue;
-			fprintf(stderr, "  [%u/%zu] %s, %lu MiB ...\n", i + 1,
-				NR_BACKINGS, backings[i].name, size >> 20);
-			run_backing(&res[n], &backings[i], size, opt.nr_vcpus);
-			failures += res[n].check_failures;
-			if (opt.check && res[n].skipped) {
-				printf("  check failed: %s skipped: %s\n",
-				       backings[i].name, res[n].why);
-				failures++;
+		if (opt.runs > 1)
+			printf(", median of %d runs", opt.runs);
+		printf(" ==\n");
+		for (run = 0; run < opt.runs; run++) {
+			n = 0;
+			for (i = 0; i < NR_BACKINGS; i++) {
+				struct result *r = &runs[run][n];
+
+				if (opt.only && !(opt.only & (1u << i)))
+					continue;
+				fprintf(stderr, "  [%u/%zu] %s, %lu MiB, run %d/%d ...\n",
+					i + 1, NR_BACKINGS, backings[i].name,
+					size >> 20, run + 1, opt.runs);
+				run_backing(r, &backings[i], size, opt.nr_vcpus);
+				if (opt.check && r->skipped) {
+					printf("  check failed: %s skipped: %s\n",
+					       backings[i].name, r->why);
+					failures++;
+				}
+				n++;
 			}
-			n++;
+		}
+		for (i = 0; i < n; i++) {
+			struct result column[MAX_RUNS];
+
+			for (run = 0; run < opt.runs; run++)
+				column[run] = runs[run][i];
+			combine_runs(&res[i], column, opt.runs);
+			failures += res[i].check_failures;
 		}
 		print_header();
 		for (i = 0; i < n; i++)
@@ -706,6 +822,8 @@ int main(int argc, char **argv)
 		for (i = 0; i < n; i++)
 			print_csv(&res[i]);
 		summarize(res, n);
+		print_paired_ratio(runs, opt.runs, n, "private-4k", "shared-4k",
+				   "private 4K over shared anonymous 4K");
 		if (!opt.sweep)
 			break;
 	}

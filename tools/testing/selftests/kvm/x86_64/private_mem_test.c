@@ -1637,11 +1637,12 @@ TEST(bad_memory_attributes)
 /*
  * VMs whose attributes are split into many ranges go away cleanly.  Every
  * other page private gives the attribute tree one entry per page; over
- * this sweep its root node fills up and splits more than once.  6.1's
- * maple tree, destroyed in RCU mode, corrupted a full root node
- * (mt_clear_meta() after mte_dead_leaves() had rewritten its slots), and
- * the RCU callback that frees the nodes then followed a bad pointer
- * (KASAN, seen at the end of a 30-minute private_mem_stress_test).
+ * this sweep its root node fills up and splits more than once.  Without
+ * the maple_tree fix in this series, 6.1's maple tree, destroyed in RCU
+ * mode, corrupts a full root node (mt_clear_meta() after mte_dead_leaves()
+ * has rewritten its slots), and the RCU callback that frees the nodes then
+ * follows a bad pointer (KASAN, first seen at the end of a 30-minute
+ * private_mem_stress_test).
  */
 FIXTURE(attribute_tree) {
 };
