@@ -1854,11 +1854,15 @@ enum emul_opcode {
 	EMUL_KVMCLOCK,	/* MSR_KVM_SYSTEM_TIME_NEW = gpa | enabled */
 	EMUL_STEAL_TIME, /* MSR_KVM_STEAL_TIME = gpa | enabled */
 	EMUL_NOP,
+	EMUL_SPIN,	/* spin until the host sets emul_spin_stop */
 };
 
 static struct {
 	uint64_t opcode, gpa, count;
 } emul;
+
+/* Set by the host while the guest spins (EMUL_SPIN). */
+static volatile uint64_t emul_spin_stop;
 
 static void guest_emul_code(void)
 {
@@ -1901,6 +1905,10 @@ static void guest_emul_code(void)
 			break;
 		case EMUL_STEAL_TIME:
 			wrmsr(MSR_KVM_STEAL_TIME, src | KVM_MSR_ENABLED);
+			break;
+		case EMUL_SPIN:
+			while (!emul_spin_stop)
+				cpu_relax();
 			break;
 		}
 	}
@@ -2142,6 +2150,85 @@ TEST_F_TIMEOUT(emulated, steal_time_on_private_page, TIMEOUT)
 	emul_do(self->vcpu, EMUL_NOP, 0, 0);
 	EXPECT_TRUE(all_bytes(shared1, SHARED_FILL, PAGE_SIZE));
 	emul_do(self->vcpu, EMUL_CHECK, gpa1, PAGE_SIZE);
+}
+
+static void pin_to_cpu(pthread_t thread, int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	TEST_ASSERT(!pthread_setaffinity_np(thread, sizeof(set), &set),
+		    "pinning to CPU %d", cpu);
+}
+
+struct spin_vcpu {
+	struct kvm_vcpu *vcpu;
+	int cpu;
+};
+
+static void *spin_vcpu_thread(void *arg)
+{
+	struct spin_vcpu *spin = arg;
+
+	pin_to_cpu(pthread_self(), spin->cpu);
+	emul_do(spin->vcpu, EMUL_SPIN, 0, 0);
+	return NULL;
+}
+
+static volatile bool hog_stop;
+
+static void *hog_thread(void *arg)
+{
+	pin_to_cpu(pthread_self(), *(int *)arg);
+	while (!hog_stop)
+		;
+	return NULL;
+}
+
+/*
+ * When the host preempts a running vCPU, KVM writes the "preempted" byte
+ * of the guest's steal-time area through its gfn-to-hva cache.  A page
+ * converted to private while the vCPU runs must not get it in its shared
+ * half.  The vCPU spins alone on a CPU, its steal time on a shared page;
+ * the page goes private, then a hog on the same CPU preempts the vCPU,
+ * many times, before the vCPU leaves KVM_RUN.
+ */
+TEST_F_TIMEOUT(emulated, steal_time_preempted_after_conversion, TIMEOUT)
+{
+	struct kvm_steal_time *st = (struct kvm_steal_time *)self->shared;
+	uint64_t gpa0 = PRIVATE_GPA;
+	volatile uint64_t *stop;
+	struct spin_vcpu spin = { .vcpu = self->vcpu, .cpu = 1 };
+	pthread_t vcpu_thread, hog;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		SKIP(return, "needs 2 CPUs: a vCPU and a task that preempts it");
+
+	vm_mem_set_shared(self->vm, gpa0, PAGE_SIZE);
+	emul_do(self->vcpu, EMUL_STEAL_TIME, gpa0, 0);
+	emul_do(self->vcpu, EMUL_NOP, 0, 0);
+
+	stop = addr_gva2hva(self->vm, (vm_vaddr_t)&emul_spin_stop);
+	*stop = 0;
+	pin_to_cpu(pthread_self(), 0);
+	TEST_ASSERT(!pthread_create(&vcpu_thread, NULL, spin_vcpu_thread, &spin),
+		    "vCPU thread");
+	usleep(200 * 1000);
+
+	vm_mem_set_private(self->vm, gpa0, PAGE_SIZE);
+	/* Running alone on its CPU, the vCPU was not preempted: clear it anyway. */
+	WRITE_ONCE(st->preempted, 0);
+
+	hog_stop = false;
+	TEST_ASSERT(!pthread_create(&hog, NULL, hog_thread, &spin.cpu), "hog");
+	usleep(1000 * 1000);
+	hog_stop = true;
+	pthread_join(hog, NULL);
+
+	*stop = 1;
+	pthread_join(vcpu_thread, NULL);
+	EXPECT_EQ(0, READ_ONCE(st->preempted));
 }
 
 int main(int argc, char **argv)
