@@ -1862,7 +1862,7 @@ static struct {
 } emul;
 
 /* Set by the host while the guest spins (EMUL_SPIN). */
-static volatile uint64_t emul_spin_stop;
+static uint64_t emul_spin_stop;
 
 static void guest_emul_code(void)
 {
@@ -1907,7 +1907,7 @@ static void guest_emul_code(void)
 			wrmsr(MSR_KVM_STEAL_TIME, src | KVM_MSR_ENABLED);
 			break;
 		case EMUL_SPIN:
-			while (!emul_spin_stop)
+			while (!READ_ONCE(emul_spin_stop))
 				cpu_relax();
 			break;
 		}
@@ -2176,13 +2176,13 @@ static void *spin_vcpu_thread(void *arg)
 	return NULL;
 }
 
-static volatile bool hog_stop;
+static bool hog_stop;
 
 static void *hog_thread(void *arg)
 {
 	pin_to_cpu(pthread_self(), *(int *)arg);
-	while (!hog_stop)
-		;
+	while (!READ_ONCE(hog_stop))
+		cpu_relax();
 	return NULL;
 }
 
@@ -2198,7 +2198,7 @@ TEST_F_TIMEOUT(emulated, steal_time_preempted_after_conversion, TIMEOUT)
 {
 	struct kvm_steal_time *st = (struct kvm_steal_time *)self->shared;
 	uint64_t gpa0 = PRIVATE_GPA;
-	volatile uint64_t *stop;
+	uint64_t *stop;
 	struct spin_vcpu spin = { .vcpu = self->vcpu, .cpu = 1 };
 	pthread_t vcpu_thread, hog;
 
@@ -2210,7 +2210,7 @@ TEST_F_TIMEOUT(emulated, steal_time_preempted_after_conversion, TIMEOUT)
 	emul_do(self->vcpu, EMUL_NOP, 0, 0);
 
 	stop = addr_gva2hva(self->vm, (vm_vaddr_t)&emul_spin_stop);
-	*stop = 0;
+	WRITE_ONCE(*stop, 0);
 	pin_to_cpu(pthread_self(), 0);
 	TEST_ASSERT(!pthread_create(&vcpu_thread, NULL, spin_vcpu_thread, &spin),
 		    "vCPU thread");
@@ -2220,13 +2220,13 @@ TEST_F_TIMEOUT(emulated, steal_time_preempted_after_conversion, TIMEOUT)
 	/* Running alone on its CPU, the vCPU was not preempted: clear it anyway. */
 	WRITE_ONCE(st->preempted, 0);
 
-	hog_stop = false;
+	WRITE_ONCE(hog_stop, false);
 	TEST_ASSERT(!pthread_create(&hog, NULL, hog_thread, &spin.cpu), "hog");
 	usleep(1000 * 1000);
-	hog_stop = true;
+	WRITE_ONCE(hog_stop, true);
 	pthread_join(hog, NULL);
 
-	*stop = 1;
+	WRITE_ONCE(*stop, 1);
 	pthread_join(vcpu_thread, NULL);
 	EXPECT_EQ(0, READ_ONCE(st->preempted));
 }
