@@ -21,8 +21,9 @@ TESTS=$BUILD/tests		# static test programs
 BASE_TARBALL=/usr/src/linux-source-6.1.tar.xz
 # Upstream's KVM selftests of this tree run as a client (upstream-tests.list).
 UPSTREAM_TARBALL=/usr/src/linux-source-6.12.tar.xz
-UPSTREAM_SRC=$BUILD/linux-6.12		# unpacked once, never edited
-UPSTREAM_OBJ=$BUILD/obj-6.12		# its UAPI headers
+# Upstream 7.3's, from trixie-backports, unpacked without installing it
+# (harness/fetch-linux-7.3).
+UPSTREAM73_TARBALL=$BUILD/apt-trixie-backports/root/usr/src/linux-source-7.3.tar.xz
 JOBS=${JOBS:-$(nproc)}
 
 export CCACHE_BASEDIR=$BUILD CCACHE_NOHASHDIR=1 CCACHE_SLOPPINESS=time_macros

@@ -18,6 +18,7 @@
 #include <linux/fs.h>
 #include <linux/lockdep.h>
 #include <linux/memfile_notifier.h>
+#include <linux/mm.h>
 #include <linux/mutex.h>
 #include <linux/rculist.h>
 #include <linux/seq_file.h>
@@ -254,6 +255,41 @@ bool memfile_file_inaccessible(struct file *file)
 	       (READ_ONCE(node->file_flags) & MEMFILE_F_USER_INACCESSIBLE);
 }
 EXPORT_SYMBOL_GPL(memfile_file_inaccessible);
+
+/**
+ * memfile_mmap - map a memfile into host userspace for the file in front of it
+ * @file:	an accessible memfile that the caller created and keeps to itself
+ * @vma:	a new shared VMA of the caller's own file, as its ->mmap() got it
+ *
+ * Called from the ->mmap() of a file that stands for @file before
+ * userspace (a guest_memfd whose memory starts shared), with the mmap lock
+ * held for write.  @vma becomes a mapping of @file: its vm_file is replaced
+ * by @file, so that the store's hole punch, truncation and rmap walks find
+ * it as they find any other mapping of @file's pages, and the store's own
+ * fault handler fills it.  Consumers see no difference: a page that a host
+ * mapping faults in is the page memfile_get_pfn() returns.
+ *
+ * Return: 0, -EINVAL if @vma is not shared, -EACCES if @file is
+ * inaccessible, -ENODEV if no store owns @file or its store cannot map,
+ * -ENOMEM, or the store's error.
+ */
+int memfile_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct memfile_backing_store *bs;
+	struct memfile_node *node;
+
+	if (!(vma->vm_flags & VM_SHARED))
+		return -EINVAL;
+	node = memfile_lookup(file, true, &bs);
+	if (IS_ERR(node))
+		return PTR_ERR(node);
+	if (!node || !bs->mmap)
+		return -ENODEV;
+	if (READ_ONCE(node->file_flags) & MEMFILE_F_USER_INACCESSIBLE)
+		return -EACCES;
+	return bs->mmap(file, vma);
+}
+EXPORT_SYMBOL_GPL(memfile_mmap);
 
 #ifdef CONFIG_LOCKDEP
 /*

@@ -9,6 +9,7 @@
 
 #include <linux/fs.h>
 #include <linux/memfile_notifier.h>
+#include <linux/mm.h>
 #include <linux/pagemap.h>
 #include <linux/shmem_fs.h>
 #include <linux/shmem_memfile.h>
@@ -252,6 +253,48 @@ static void shmem_memfile_put_pfn(struct file *file, unsigned long pfn)
 }
 
 /*
+ * A host fault on a memfile's mapping: the page memfile_get_pfn() hands out
+ * at that index, allocated and zeroed if it is a hole.  Not shmem_fault():
+ * shmem's own VMAs are candidates for khugepaged and MADV_COLLAPSE, which
+ * would replace pages under a consumer that maps them; a memfile's pages
+ * change only with an invalidation.
+ */
+static vm_fault_t shmem_memfile_fault(struct vm_fault *vmf)
+{
+	struct inode *inode = file_inode(vmf->vma->vm_file);
+	struct folio *folio = NULL;
+	int err;
+
+	/* shmem_get_folio() refuses an index past EOF with -EINVAL. */
+	err = shmem_get_folio(inode, vmf->pgoff, &folio, SGP_CACHE);
+	if (err)
+		return vmf_error(err);
+	if (folio_test_hwpoison(folio) ||
+	    (folio_test_large(folio) && folio_test_has_hwpoisoned(folio))) {
+		folio_unlock(folio);
+		folio_put(folio);
+		return VM_FAULT_HWPOISON;
+	}
+	vmf->page = folio_file_page(folio, vmf->pgoff);
+	return VM_FAULT_LOCKED;
+}
+
+static const struct vm_operations_struct shmem_memfile_vm_ops = {
+	.fault		= shmem_memfile_fault,
+};
+
+/* Called by memfile_mmap() for a memfile the store owns. */
+static int shmem_memfile_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	vma_set_file(vma, file);
+	file_accessed(file);
+	/* VM_DONTEXPAND: no mremap() growth, and no THP collapse (above). */
+	vma->vm_flags |= VM_DONTEXPAND;
+	vma->vm_ops = &shmem_memfile_vm_ops;
+	return 0;
+}
+
+/*
  * Registered pages stay off the evictable LRU, as with SHM_LOCK; when the
  * last such consumer goes they are made evictable again.
  */
@@ -273,6 +316,7 @@ static struct memfile_backing_store shmem_memfile_store = {
 	.lookup_memfile_node = shmem_lookup_memfile_node,
 	.get_pfn = shmem_memfile_get_pfn,
 	.put_pfn = shmem_memfile_put_pfn,
+	.mmap = shmem_memfile_mmap,
 	.flags_changed = shmem_memfile_flags_changed,
 };
 

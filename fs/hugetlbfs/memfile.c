@@ -14,6 +14,7 @@
 #include <linux/hugetlb.h>
 #include <linux/hugetlbfs_memfile.h>
 #include <linux/memfile_notifier.h>
+#include <linux/mm.h>
 #include <linux/pagemap.h>
 
 /*
@@ -254,6 +255,25 @@ static void hugetlbfs_memfile_put_pfn(struct file *file, unsigned long pfn)
 	folio_put(page_folio(pfn_to_page(pfn)));
 }
 
+/*
+ * Called by memfile_mmap() for a memfile the store owns: a hugetlb VMA of the
+ * file, which hugetlbfs' own fault path fills with whole huge pages.  The
+ * address and length were checked by hugetlbfs' get_unmapped_area, which the
+ * front end's must call.  hugetlbfs grows a file to the end of a writable
+ * mapping; a memfile's size is its front end's, so a mapping past EOF is
+ * refused instead.
+ */
+static int hugetlbfs_memfile_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	loff_t end = ((loff_t)vma->vm_pgoff << PAGE_SHIFT) +
+		     (vma->vm_end - vma->vm_start);
+
+	if (end > i_size_read(file_inode(file)))
+		return -EINVAL;
+	vma_set_file(vma, file);
+	return file->f_op->mmap(file, vma);
+}
+
 static struct memfile_backing_store hugetlbfs_memfile_store = {
 	.name = "hugetlbfs",
 	/* Huge pages are never reclaimed; migration is refused on request. */
@@ -261,6 +281,7 @@ static struct memfile_backing_store hugetlbfs_memfile_store = {
 	.lookup_memfile_node = hugetlbfs_lookup_memfile_node,
 	.get_pfn = hugetlbfs_memfile_get_pfn,
 	.put_pfn = hugetlbfs_memfile_put_pfn,
+	.mmap = hugetlbfs_memfile_mmap,
 };
 
 static int __init hugetlbfs_memfile_register(void)

@@ -17,6 +17,7 @@
 
 struct file;
 struct inode;
+struct vm_area_struct;
 struct memfile_notifier;
 
 /*
@@ -101,6 +102,9 @@ struct memfile_range {
  *			base page at @pgoff with a reference held and the order
  *			of the naturally aligned block that contains it.
  * @put_pfn:		drop the reference that @get_pfn took.
+ * @mmap:		optional: make @vma, a new shared VMA, a mapping of @file
+ *			whose page faults the store fills; see memfile_mmap().
+ *			Called with the mmap lock held for write; may sleep.
  * @flags_changed:	optional: the consumers' flags of @file became @flags
  *			(the first consumer registered, or 0 when the last one
  *			left).  Called in process context under the node's
@@ -118,6 +122,7 @@ struct memfile_backing_store {
 	int (*get_pfn)(struct file *file, pgoff_t pgoff, unsigned long *pfn,
 		       unsigned int *order);
 	void (*put_pfn)(struct file *file, unsigned long pfn);
+	int (*mmap)(struct file *file, struct vm_area_struct *vma);
 	void (*flags_changed)(struct file *file, unsigned long flags);
 	struct list_head list;
 };
@@ -196,6 +201,7 @@ void memfile_notifier_flush_errors(void);
 
 /* For consumers. */
 bool memfile_file_inaccessible(struct file *file);
+int memfile_mmap(struct file *file, struct vm_area_struct *vma);
 int memfile_register_notifier(struct file *file, unsigned long flags,
 			      struct memfile_notifier *notifier);
 void memfile_unregister_notifier(struct memfile_notifier *notifier);
@@ -276,6 +282,11 @@ static inline int memfile_get_pfn(struct memfile_notifier *notifier,
 static inline void memfile_put_pfn(struct memfile_notifier *notifier,
 				   unsigned long pfn)
 {
+}
+
+static inline int memfile_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	return -ENODEV;
 }
 
 #endif /* CONFIG_MEMFILE_NOTIFIER */

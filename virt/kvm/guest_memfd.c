@@ -10,8 +10,18 @@
  * both front ends share one fault path, one set of rounded invalidations
  * and one way to map 2M/1G pages.  The front end adds upstream's file
  * semantics: the file belongs to the VM that created it, has a fixed size,
- * cannot be read, written, mapped or truncated, and is allocated and
- * punched with fallocate(FALLOC_FL_KEEP_SIZE) in PAGE_SIZE units.
+ * cannot be read, written or truncated, and is allocated and punched with
+ * fallocate(FALLOC_FL_KEEP_SIZE) in PAGE_SIZE units.
+ *
+ * With GUEST_MEMFD_FLAG_MMAP the host may map the file.  Its memory is
+ * private unless GUEST_MEMFD_FLAG_INIT_SHARED made it shared, which only a
+ * VM without private memory may ask for: private memory maps, but every
+ * access to the mapping gets SIGBUS; shared memory is a memfile the host
+ * can reach, and a mapping of the guest_memfd becomes a mapping of that
+ * memfile (memfile_mmap()), 2M or 1G at a time with hugetlb pages.  A
+ * memslot of a VM without private memory on such a file is gmem-only: the
+ * guest's every access maps the file, and userspace_addr serves only KVM's
+ * own accesses, as upstream's.
  *
  * Lifetime follows upstream: a guest_memfd holds its VM, so the VM's memory
  * state outlives the VM fd.  A memslot holds the memfile, not the
@@ -34,7 +44,7 @@
 
 #include "kvm_mm.h"
 
-#define GUEST_MEMFD_VALID_FLAGS \
+#define GUEST_MEMFD_HUGETLB_FLAGS \
 	((u64)GUEST_MEMFD_HUGETLB_MASK << GUEST_MEMFD_HUGETLB_SHIFT)
 
 struct kvm_gmem {
@@ -42,7 +52,84 @@ struct kvm_gmem {
 	struct kvm *kvm;
 	/* The memfile whose pages the file stands for. */
 	struct file *memfile;
+	/* KVM_CREATE_GUEST_MEMFD's flags. */
+	u64 flags;
 };
+
+/**
+ * kvm_gmem_supported_flags - KVM_CHECK_EXTENSION(KVM_CAP_GUEST_MEMFD_FLAGS)
+ * @kvm:	the VM asked, or NULL for /dev/kvm
+ *
+ * Upstream's flags a VM accepts: GUEST_MEMFD_FLAG_MMAP always, and
+ * GUEST_MEMFD_FLAG_INIT_SHARED where the VM has no private memory, whose
+ * attributes would otherwise disagree with the file's (/dev/kvm: some VM
+ * type accepts it).  Not the huge page field, whose bits are a number, not
+ * flags: see kvm_gmem_huge_shift().
+ *
+ * Return: the GUEST_MEMFD_FLAG_* bits @kvm accepts.
+ */
+u64 kvm_gmem_supported_flags(struct kvm *kvm)
+{
+	u64 flags = GUEST_MEMFD_FLAG_MMAP;
+
+	if (!kvm || !kvm_arch_has_private_mem(kvm))
+		flags |= GUEST_MEMFD_FLAG_INIT_SHARED;
+	return flags;
+}
+
+/* Private memory mapped by the host: any access to it is refused. */
+static vm_fault_t kvm_gmem_fault_private(struct vm_fault *vmf)
+{
+	return VM_FAULT_SIGBUS;
+}
+
+static const struct vm_operations_struct kvm_gmem_private_vm_ops = {
+	.fault	= kvm_gmem_fault_private,
+};
+
+/*
+ * mmap() of a guest_memfd with GUEST_MEMFD_FLAG_MMAP, shared only (no copy
+ * on write of guest memory).  Shared memory maps the memfile itself, which
+ * fills faults from the pages the guest uses; a fault past EOF gets SIGBUS
+ * (hugetlbfs: a mapping past EOF is refused instead, see
+ * hugetlbfs_memfile_mmap()).
+ */
+static int kvm_gmem_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct kvm_gmem *gmem = file->private_data;
+
+	if (!(gmem->flags & GUEST_MEMFD_FLAG_MMAP))
+		return -ENODEV;
+	if ((vma->vm_flags & (VM_SHARED | VM_MAYSHARE)) !=
+	    (VM_SHARED | VM_MAYSHARE))
+		return -EINVAL;
+	if (gmem->flags & GUEST_MEMFD_FLAG_INIT_SHARED)
+		return memfile_mmap(gmem->memfile, vma);
+
+	vma->vm_flags |= VM_DONTEXPAND;
+	vma->vm_ops = &kvm_gmem_private_vm_ops;
+	return 0;
+}
+
+/*
+ * Shared hugetlb memory maps whole huge pages at aligned addresses, as
+ * hugetlbfs places and checks them; anything else is placed as usual.
+ */
+static unsigned long kvm_gmem_get_unmapped_area(struct file *file,
+						unsigned long addr,
+						unsigned long len,
+						unsigned long pgoff,
+						unsigned long flags)
+{
+	struct kvm_gmem *gmem = file->private_data;
+	struct file *memfile = gmem->memfile;
+
+	if (gmem->flags & GUEST_MEMFD_FLAG_INIT_SHARED &&
+	    memfile->f_op->get_unmapped_area)
+		return memfile->f_op->get_unmapped_area(memfile, addr, len,
+							pgoff, flags);
+	return current->mm->get_unmapped_area(file, addr, len, pgoff, flags);
+}
 
 static long kvm_gmem_fallocate(struct file *file, int mode, loff_t offset,
 			       loff_t len)
@@ -74,8 +161,10 @@ static int kvm_gmem_release(struct inode *inode, struct file *file)
 }
 
 static const struct file_operations kvm_gmem_fops = {
-	.release	= kvm_gmem_release,
-	.fallocate	= kvm_gmem_fallocate,
+	.mmap			= kvm_gmem_mmap,
+	.get_unmapped_area	= kvm_gmem_get_unmapped_area,
+	.release		= kvm_gmem_release,
+	.fallocate		= kvm_gmem_fallocate,
 };
 
 /* The size is fixed at creation: no truncate, no chmod. */
@@ -93,9 +182,10 @@ static const struct inode_operations kvm_gmem_iops = {
  * The memfile behind a new guest_memfd: shmem for @huge_shift 0, else
  * hugetlbfs pages of 2^@huge_shift bytes, which the host must have a pool
  * of (-EINVAL otherwise).  Sized to @size, nothing allocated or reserved,
- * inaccessible.
+ * inaccessible unless its memory is @shared.
  */
-static struct file *kvm_gmem_memfile_create(u64 size, unsigned int huge_shift)
+static struct file *kvm_gmem_memfile_create(u64 size, unsigned int huge_shift,
+					    bool shared)
 {
 	struct file *file;
 	int r;
@@ -114,7 +204,7 @@ static struct file *kvm_gmem_memfile_create(u64 size, unsigned int huge_shift)
 		file = ERR_PTR(-EINVAL);
 #endif
 	}
-	if (IS_ERR(file))
+	if (IS_ERR(file) || shared)
 		return file;
 
 	r = memfile_make_inaccessible(file);
@@ -145,8 +235,9 @@ static unsigned int kvm_gmem_huge_shift(u64 flags)
  * the guest's first access.
  *
  * Return: a new file descriptor, or -EINVAL (@args->size zero or not a
- * multiple of the page size, unknown flags, nonzero reserved words, a
- * huge page size the host has no pool for), -ENOMEM, -EMFILE, -ENFILE.
+ * multiple of the page size, flags @kvm does not accept (see
+ * kvm_gmem_supported_flags()), nonzero reserved words, a huge page size the
+ * host has no pool for), -ENOMEM, -EMFILE, -ENFILE.
  */
 int kvm_gmem_create(struct kvm *kvm, const struct kvm_create_guest_memfd *args)
 {
@@ -157,7 +248,8 @@ int kvm_gmem_create(struct kvm *kvm, const struct kvm_create_guest_memfd *args)
 	int fd, r;
 
 	if (memchr_inv(args->reserved, 0, sizeof(args->reserved)) ||
-	    args->flags & ~GUEST_MEMFD_VALID_FLAGS)
+	    args->flags & ~(GUEST_MEMFD_HUGETLB_FLAGS |
+			    kvm_gmem_supported_flags(kvm)))
 		return -EINVAL;
 	huge_shift = kvm_gmem_huge_shift(args->flags);
 	page_shift = huge_shift ? huge_shift : PAGE_SHIFT;
@@ -168,7 +260,10 @@ int kvm_gmem_create(struct kvm *kvm, const struct kvm_create_guest_memfd *args)
 	gmem = kzalloc(sizeof(*gmem), GFP_KERNEL_ACCOUNT);
 	if (!gmem)
 		return -ENOMEM;
-	gmem->memfile = kvm_gmem_memfile_create(args->size, huge_shift);
+	gmem->flags = args->flags;
+	gmem->memfile = kvm_gmem_memfile_create(args->size, huge_shift,
+						args->flags &
+						GUEST_MEMFD_FLAG_INIT_SHARED);
 	if (IS_ERR(gmem->memfile)) {
 		r = PTR_ERR(gmem->memfile);
 		goto err_free;
@@ -220,27 +315,43 @@ err_free:
  * kvm_gmem_fget_memfile - the memfile KVM_SET_USER_MEMORY_REGION2 binds
  * @kvm:	the VM whose memslot is being created
  * @fd:		private_fd (upstream: guest_memfd) of the memslot
+ * @gmem_only:	set if every GFN of the memslot is to map the file: a
+ *		host-mappable guest_memfd on a VM without private memory
  *
  * Called by __kvm_set_memory_region2() with slots_lock held.  A guest_memfd
- * stands for its memfile, if @kvm created it; any other file is returned
- * as it is, for kvm_private_memslot_bind() to accept or refuse.
+ * stands for its memfile, if @kvm created it.  A VM with private memory may
+ * also bind any other file, which is returned as it is, for
+ * kvm_private_memslot_bind() to accept or refuse.
  *
  * Return: the file, referenced; ERR_PTR(-EBADF) if @fd is not open, or
- * ERR_PTR(-EINVAL) if it is another VM's guest_memfd.
+ * ERR_PTR(-EINVAL) if it is another VM's guest_memfd, or not a guest_memfd
+ * and @kvm has no private memory.
  */
-struct file *kvm_gmem_fget_memfile(struct kvm *kvm, unsigned int fd)
+struct file *kvm_gmem_fget_memfile(struct kvm *kvm, unsigned int fd,
+				   bool *gmem_only)
 {
 	struct file *file = fget(fd);
 	struct kvm_gmem *gmem;
 	struct file *memfile;
 
+	*gmem_only = false;
 	if (!file)
 		return ERR_PTR(-EBADF);
-	if (file->f_op != &kvm_gmem_fops)
-		return file;
+	if (file->f_op != &kvm_gmem_fops) {
+		if (kvm_arch_has_private_mem(kvm))
+			return file;
+		fput(file);
+		return ERR_PTR(-EINVAL);
+	}
 
 	gmem = file->private_data;
-	memfile = gmem->kvm == kvm ? get_file(gmem->memfile) : ERR_PTR(-EINVAL);
+	if (gmem->kvm == kvm) {
+		memfile = get_file(gmem->memfile);
+		*gmem_only = (gmem->flags & GUEST_MEMFD_FLAG_MMAP) &&
+			     !kvm_arch_has_private_mem(kvm);
+	} else {
+		memfile = ERR_PTR(-EINVAL);
+	}
 	fput(file);
 	return memfile;
 }

@@ -80,7 +80,8 @@ void kvm_private_mem_destroy_vm(struct kvm *kvm)
  * that the private fault path, which ignores HVA invalidations, may be
  * installing again meanwhile, and change_pte would then point one at a
  * KSM page of the shared half.  So @handler sees only the runs of @range
- * without KVM_MEMORY_ATTRIBUTE_PRIVATE.
+ * without KVM_MEMORY_ATTRIBUTE_PRIVATE, and nothing of a gmem-only memslot,
+ * whose GFNs all map the file.
  *
  * Called by __kvm_handle_hva_range() with mmu_lock held.  Attributes may
  * be changing, but harmlessly: a conversion zaps its range and holds faults
@@ -97,6 +98,9 @@ bool kvm_handle_shared_gfn_range(struct kvm *kvm, struct kvm_gfn_range *range,
 	gfn_t gfn = range->start, next;
 	bool ret = false;
 	void *entry;
+
+	if (kvm_slot_is_gmem_only(range->slot))
+		return false;
 
 	while (gfn < range->end) {
 		MA_STATE(mas, &kvm->mem_attr_tree, gfn, gfn);
@@ -223,8 +227,9 @@ static bool kvm_private_range_bound(struct kvm *kvm, struct file *file,
  * kvm_set_memslot() prepares the slot: store callbacks that come in between
  * hold faults off but zap nothing (see kvm_private_memslot_prepared()).
  * Registers on the file as a consumer that keeps PFNs mapped: the file must be
- * inaccessible to userspace and its pages may be neither migrated nor
- * reclaimed while the slot lives.  While the slot is bound no other VM can
+ * inaccessible to userspace if the VM has private memory (a VM without
+ * binds only guest_memfds, whose memory is shared), and its pages may be
+ * neither migrated nor reclaimed while the slot lives.  While the slot is bound no other VM can
  * bind the file, and once the guest has faulted a page in, no other VM ever
  * can (memfile_notifier's owner); a bind that fails claims nothing.  The
  * registration holds the file, so closing the fd does not take the memory
@@ -238,6 +243,7 @@ static bool kvm_private_range_bound(struct kvm *kvm, struct file *file,
 int kvm_private_memslot_bind(struct kvm *kvm, struct kvm_memory_slot *slot,
 			     struct file *file, u64 offset)
 {
+	unsigned long flags = MEMFILE_F_UNMOVABLE | MEMFILE_F_UNRECLAIMABLE;
 	u64 size = (u64)slot->npages << PAGE_SHIFT;
 	struct kvm_private_memslot *priv;
 	pgoff_t pgoff;
@@ -245,8 +251,12 @@ int kvm_private_memslot_bind(struct kvm *kvm, struct kvm_memory_slot *slot,
 
 	if (!PAGE_ALIGNED(offset) || offset + size < offset)
 		return -EINVAL;
-	if (!memfile_file_inaccessible(file))
-		return -EINVAL;
+	/* A VM without private memory binds only its own guest_memfds. */
+	if (kvm_arch_has_private_mem(kvm)) {
+		if (!memfile_file_inaccessible(file))
+			return -EINVAL;
+		flags |= MEMFILE_F_USER_INACCESSIBLE;
+	}
 	if (offset + size > i_size_read(file_inode(file)))
 		return -EINVAL;
 	pgoff = offset >> PAGE_SHIFT;
@@ -263,10 +273,7 @@ int kvm_private_memslot_bind(struct kvm *kvm, struct kvm_memory_slot *slot,
 	priv->pgoff = pgoff;
 	priv->notifier.ops = &kvm_private_notifier_ops;
 	priv->notifier.owner = kvm->private_mem_owner;
-	r = memfile_register_notifier(file, MEMFILE_F_USER_INACCESSIBLE |
-					    MEMFILE_F_UNMOVABLE |
-					    MEMFILE_F_UNRECLAIMABLE,
-				      &priv->notifier);
+	r = memfile_register_notifier(file, flags, &priv->notifier);
 	if (r) {
 		kfree(priv);
 		return r;

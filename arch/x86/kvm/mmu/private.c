@@ -53,27 +53,34 @@ void kvm_mmu_limit_shared_level(struct kvm_page_fault *fault)
 }
 
 /**
- * kvm_faultin_pfn_private - look up the PFN of a private GFN
+ * kvm_faultin_pfn_private - look up the PFN of a GFN that maps its memslot's file
  * @vcpu:	the faulting vCPU
- * @fault:	the fault; its GFN has KVM_MEMORY_ATTRIBUTE_PRIVATE
+ * @fault:	the fault; its GFN has KVM_MEMORY_ATTRIBUTE_PRIVATE, or its
+ *		memslot is gmem-only (every GFN shared and backed by the file)
  *
  * Called by kvm_faultin_pfn() before mmu_lock is taken.  On success the
  * PFN holds a reference, dropped after mapping with kvm_private_mem_put_pfn().
  *
  * Return: RET_PF_CONTINUE, or a negative errno for KVM_RUN with the exit
- * reason set to KVM_EXIT_MEMORY_FAULT: -EFAULT if the GFN has no private
- * backing (its memslot is not private, or the fault is from a nested guest),
- * else the error of the backing store.  Never a retry: an empty huge page
- * pool must reach userspace, not spin the vCPU.
+ * reason set to KVM_EXIT_MEMORY_FAULT (private for a private GFN): -EFAULT
+ * if a private GFN has no private backing (its memslot is not private, or
+ * the fault is from a nested guest), else the error of the backing store.
+ * Never a retry: an empty huge page pool must reach userspace, not spin the
+ * vCPU.
  */
 int kvm_faultin_pfn_private(struct kvm_vcpu *vcpu, struct kvm_page_fault *fault)
 {
 	struct kvm_memory_slot *slot = fault->slot;
+	bool gmem_only = kvm_slot_is_gmem_only(slot);
 	int order, level, r;
 
-	fault->is_private = true;
+	fault->from_memfile = true;
+	/*
+	 * Shared memory may reach a nested guest as any other does; private
+	 * memory only through the TDP MMU, which tracks mixed attributes.
+	 */
 	r = -EFAULT;
-	if (!fault->is_tdp || !kvm_slot_can_be_private(slot))
+	if (!gmem_only && (!fault->is_tdp || !kvm_slot_can_be_private(slot)))
 		goto out_memory_fault;
 
 	r = kvm_private_mem_get_pfn(slot, fault->gfn, &fault->pfn, &order);
@@ -90,6 +97,6 @@ int kvm_faultin_pfn_private(struct kvm_vcpu *vcpu, struct kvm_page_fault *fault)
 
 out_memory_fault:
 	kvm_prepare_memory_fault_exit(vcpu, gfn_to_gpa(fault->gfn), PAGE_SIZE,
-				      true);
+				      !gmem_only);
 	return r;
 }

@@ -3,12 +3,19 @@
  * guest_memfd (KVM_CREATE_GUEST_MEMFD) as a file, for 4K shmem and 2M/1G
  * hugetlb memory: creation rules, no I/O, fstat(), fallocate() rules, the
  * huge page rounding of allocation and punch with exact pool counts, the
- * binding rules, and the lifetimes of the VM and of the file.
+ * binding rules, and the lifetimes of the VM and of the file; then the host
+ * mapping of upstream 6.18's GUEST_MEMFD_FLAG_MMAP and _INIT_SHARED: the
+ * flags capability, private memory that maps but faults, shared memory
+ * mapped at the file's page size, and a default VM whose memslot is only a
+ * guest_memfd, mapped by KVM at that page size too.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -138,8 +145,12 @@ TEST_F(gmem, create_rules)
 		EXPECT_ERRNO(EINVAL, CREATE(PAGE_SIZE, flags));
 		EXPECT_ERRNO(EINVAL, CREATE(u + PAGE_SIZE, flags));
 	}
-	for (i = 0; i < GUEST_MEMFD_HUGETLB_SHIFT; i++)
+	/* Below the page size field: only what the capability names. */
+	for (i = 0; i < GUEST_MEMFD_HUGETLB_SHIFT; i++) {
+		if (BIT_ULL(i) == GUEST_MEMFD_FLAG_MMAP)
+			continue;
 		EXPECT_ERRNO(EINVAL, CREATE(u, flags | BIT_ULL(i)));
+	}
 	/* Page sizes the host has no pool of. */
 	for (i = 0; i < ARRAY_SIZE(bad_logs); i++) {
 		log = bad_logs[i];
@@ -154,13 +165,13 @@ TEST_F(gmem, create_rules)
 		args.reserved[i] = 0;
 	}
 
-	/* Any VM type creates; only VMs with private memory bind. */
+	/* Any VM type creates and binds, as upstream since 6.18. */
 	default_vm = vm_create_barebones();
 	fd = __vm_create_guest_memfd(default_vm, u, flags);
 	EXPECT_LE(0, fd);
-	EXPECT_ERRNO(EINVAL, gmem_bind(default_vm, PRIVATE_SLOT, PRIVATE_GPA, u, fd, 0));
+	EXPECT_EQ(0, gmem_bind(default_vm, PRIVATE_SLOT, PRIVATE_GPA, u, fd, 0));
 	close(fd);
-	EXPECT_EQ(0, ioctl(default_vm->fd, KVM_CHECK_EXTENSION,
+	EXPECT_EQ(1, ioctl(default_vm->fd, KVM_CHECK_EXTENSION,
 			   KVM_CAP_GUEST_MEMFD));
 	kvm_vm_free(default_vm);
 	EXPECT_EQ(1, ioctl(self->vm->fd, KVM_CHECK_EXTENSION,
@@ -383,6 +394,241 @@ TEST_F(gmem, many_per_vm)
 	}
 	for (i = 0; i < 8; i++)
 		close(fds[i]);
+}
+
+
+#define SHARED_FLAGS	(GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_SHARED)
+
+static sigjmp_buf sigbus_jmp;
+
+static void on_sigbus(int sig)
+{
+	siglongjmp(sigbus_jmp, 1);
+}
+
+/* Does reading (or writing, if @write) the byte at @p raise SIGBUS? */
+static bool access_sigbus(volatile char *p, bool write)
+{
+	struct sigaction sa = { .sa_handler = on_sigbus }, old;
+	bool bus = false;
+
+	sigaction(SIGBUS, &sa, &old);
+	if (sigsetjmp(sigbus_jmp, 1))
+		bus = true;
+	else if (write)
+		*p = 1;
+	else
+		(void)*p;
+	sigaction(SIGBUS, &old, NULL);
+	return bus;
+}
+
+/* KernelPageSize of the mapping at @addr in /proc/self/smaps, in bytes. */
+static uint64_t mapping_page_size(void *addr)
+{
+	unsigned long start, end, kb;
+	uint64_t size = 0;
+	bool in = false;
+	char line[256];
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &start, &end) == 2)
+			in = start <= (unsigned long)addr && (unsigned long)addr < end;
+		else if (in && sscanf(line, "KernelPageSize: %lu kB", &kb) == 1)
+			size = kb << 10;
+	}
+	fclose(f);
+	return size;
+}
+
+/*
+ * KVM_CAP_GUEST_MEMFD_FLAGS: MMAP for every VM type, INIT_SHARED only for
+ * VMs without private memory; nothing of the page size field.
+ */
+TEST_F(gmem, flags_capability)
+{
+	const uint64_t both = SHARED_FLAGS;
+	struct kvm_vm *default_vm = vm_create_barebones();
+	int fd;
+
+	EXPECT_EQ(both, kvm_check_cap(KVM_CAP_GUEST_MEMFD_FLAGS));
+	EXPECT_EQ(both, vm_check_cap(default_vm, KVM_CAP_GUEST_MEMFD_FLAGS));
+	EXPECT_EQ(GUEST_MEMFD_FLAG_MMAP,
+		  vm_check_cap(self->vm, KVM_CAP_GUEST_MEMFD_FLAGS));
+
+	EXPECT_ERRNO(EINVAL, __vm_create_guest_memfd(self->vm, self->size,
+			self->flags | GUEST_MEMFD_FLAG_INIT_SHARED));
+	fd = __vm_create_guest_memfd(self->vm, self->size,
+				     self->flags | GUEST_MEMFD_FLAG_MMAP);
+	EXPECT_LE(0, fd);
+	close(fd);
+	fd = __vm_create_guest_memfd(default_vm, self->size, self->flags | both);
+	EXPECT_LE(0, fd);
+	close(fd);
+	kvm_vm_free(default_vm);
+}
+
+/*
+ * Private memory that the host may map: the mapping is made (shared only),
+ * and every access to it gets SIGBUS, while the guest uses the memory.
+ */
+TEST_F(gmem, mmap_private_faults)
+{
+	uint64_t size = self->size;
+	char *map;
+	int fd;
+
+	close(self->fd);
+	self->fd = -1;
+	fd = vm_create_guest_memfd(self->vm, size,
+				   self->flags | GUEST_MEMFD_FLAG_MMAP);
+	map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	EXPECT_EQ(MAP_FAILED, map);
+	EXPECT_EQ(EINVAL, errno);
+	map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, map);
+
+	/* The guest's memory is there, and still out of the host's reach. */
+	vm_add_private_memslot(self->vm, PRIVATE_SLOT, PRIVATE_GPA, size, fd, 0);
+	vm_mem_set_private(self->vm, PRIVATE_GPA, size);
+	vcpu_args_set(self->vcpu, 2, PRIVATE_GPA, size);
+	vcpu_run_to_ucall(self->vcpu, UCALL_SYNC);
+	vcpu_run_to_ucall(self->vcpu, UCALL_DONE);
+	EXPECT_TRUE(access_sigbus(map, false));
+	EXPECT_TRUE(access_sigbus(map + size - 1, true));
+	munmap(map, size);
+	close(fd);
+}
+
+/*
+ * Shared memory maps at the file's page size (one PMD or PUD entry per
+ * huge page, as smaps says), reads what was written, and a punched page
+ * reads zero; hugetlb maps whole pages within the file, 4K gets SIGBUS
+ * past its end.  The pool counts follow exactly.
+ */
+TEST_F(gmem, mmap_shared)
+{
+	uint64_t u = self->unit, size = self->size, i;
+	struct kvm_vm *vm = vm_create_barebones();
+	long start = pool_free(u);
+	char *map;
+	int fd;
+
+	fd = vm_create_guest_memfd(vm, size, self->flags | SHARED_FLAGS);
+	map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	EXPECT_EQ(MAP_FAILED, map);
+	if (u > PAGE_SIZE) {
+		/* Whole huge pages within the file only. */
+		map = mmap(NULL, size + u, PROT_READ | PROT_WRITE, MAP_SHARED,
+			   fd, 0);
+		EXPECT_EQ(MAP_FAILED, map);
+		EXPECT_EQ(EINVAL, errno);
+		map = mmap(NULL, u + PAGE_SIZE, PROT_READ | PROT_WRITE,
+			   MAP_SHARED, fd, 0);
+		EXPECT_EQ(MAP_FAILED, map);
+		EXPECT_EQ(EINVAL, errno);
+		map = mmap(NULL, u, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+			   PAGE_SIZE);
+		EXPECT_EQ(MAP_FAILED, map);
+		EXPECT_EQ(EINVAL, errno);
+	} else {
+		map = mmap(NULL, 2 * size, PROT_READ | PROT_WRITE, MAP_SHARED,
+			   fd, 0);
+		ASSERT_NE(MAP_FAILED, map);
+		EXPECT_TRUE(access_sigbus(map + size, false));
+		EXPECT_FALSE(access_sigbus(map + size - 1, false));
+		munmap(map, 2 * size);
+	}
+
+	map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	EXPECT_EQ(0, (uintptr_t)map % u);
+	for (i = 0; i < size; i += PAGE_SIZE)
+		*(uint64_t *)(map + i) = i ^ SEED;
+	EXPECT_EQ(u, mapping_page_size(map));
+	if (u > PAGE_SIZE)
+		EXPECT_EQ(start - (long)(size / u), pool_free(u));
+	for (i = 0; i < size; i += PAGE_SIZE)
+		ASSERT_EQ(i ^ SEED, *(uint64_t *)(map + i));
+
+	/* A punched page reads zero; the rest keep their data. */
+	ASSERT_EQ(0, fallocate(fd, PUNCH, 0, u));
+	EXPECT_EQ(0, *(uint64_t *)map);
+	EXPECT_EQ(u ^ SEED, *(uint64_t *)(map + u));
+	if (u > PAGE_SIZE)
+		EXPECT_EQ(start - (long)(size / u), pool_free(u));
+
+	munmap(map, size);
+	close(fd);
+	kvm_vm_free(vm);
+	if (u > PAGE_SIZE)
+		EXPECT_EQ(start, pool_free(u));
+}
+
+/* Guest: check what the host wrote, one word per page, then answer. */
+static void guest_check_and_answer(uint64_t gpa, uint64_t size)
+{
+	uint64_t p;
+
+	for (p = gpa; p < gpa + size; p += PAGE_SIZE) {
+		GUEST_ASSERT_2(READ_ONCE(*(uint64_t *)p) == (p ^ SEED), p,
+			       READ_ONCE(*(uint64_t *)p));
+		WRITE_ONCE(*(uint64_t *)p, ~(p ^ SEED));
+	}
+	GUEST_DONE();
+}
+
+/*
+ * A default VM whose memory is only an INIT_SHARED guest_memfd (no
+ * userspace_addr): what the VMM writes through its mapping the guest
+ * reads and the other way round, KVM maps one TDP entry per page of the
+ * file, and a punch reaches both sides.
+ */
+TEST_F(gmem, gmem_only_memslot)
+{
+	uint64_t u = self->unit, size = self->size, i, gpa;
+	const char *stat = u == PG_SIZE_1G ? "pages_1g" :
+			   u == PG_SIZE_2M ? "pages_2m" : "pages_4k";
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm;
+	char *map;
+	int fd;
+
+	vm = vm_create_with_one_vcpu(&vcpu, guest_check_and_answer);
+	fd = vm_create_guest_memfd(vm, size, self->flags | SHARED_FLAGS);
+	vm_set_user_memory_region2(vm, PRIVATE_SLOT, KVM_MEM_GUEST_MEMFD,
+				   PRIVATE_GPA, size, NULL, fd, 0);
+	for (gpa = PRIVATE_GPA; gpa < PRIVATE_GPA + size; gpa += PG_SIZE_1G)
+		__virt_pg_map(vm, gpa, gpa, PG_LEVEL_1G);
+
+	map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	for (i = 0; i < size; i += PAGE_SIZE)
+		*(uint64_t *)(map + i) = (PRIVATE_GPA + i) ^ SEED;
+
+	vcpu_args_set(vcpu, 2, PRIVATE_GPA, size);
+	vcpu_run_to_ucall(vcpu, UCALL_DONE);
+	for (i = 0; i < size; i += PAGE_SIZE)
+		ASSERT_EQ(~((PRIVATE_GPA + i) ^ SEED), *(uint64_t *)(map + i));
+	/* 4K: plus the guest's own page tables and code. */
+	if (u > PAGE_SIZE) {
+		EXPECT_EQ((int64_t)(size / u), vm_stat(vm, stat));
+	} else {
+		EXPECT_LE((int64_t)(size / u), vm_stat(vm, stat));
+	}
+
+	/* A punch zaps KVM's mapping and the VMM's, and reads zero in both. */
+	ASSERT_EQ(0, fallocate(fd, PUNCH, 0, u));
+	EXPECT_EQ(0, *(uint64_t *)map);
+	if (u > PAGE_SIZE)
+		EXPECT_EQ((int64_t)(size / u) - 1, vm_stat(vm, stat));
+
+	munmap(map, size);
+	close(fd);
+	kvm_vm_free(vm);
 }
 
 int main(int argc, char **argv)
