@@ -631,6 +631,76 @@ TEST_F(gmem, gmem_only_memslot)
 	kvm_vm_free(vm);
 }
 
+static int pre_fault(struct kvm_vcpu *vcpu, struct kvm_pre_fault_memory *range)
+{
+	return ioctl(vcpu->fd, KVM_PRE_FAULT_MEMORY, range);
+}
+
+/*
+ * KVM_PRE_FAULT_MEMORY of private memory: one step per page of the file
+ * (a 1G page is one step however little of it is asked for), exact
+ * mapping counts before the guest runs, and the guest then finds its
+ * memory mapped, no new mapping made.  Bad ranges and holes fail with
+ * the range untouched.
+ */
+TEST_F(gmem, pre_fault_private)
+{
+	uint64_t u = self->unit, size = self->size;
+	const char *stat = u == PG_SIZE_1G ? "pages_1g" :
+			   u == PG_SIZE_2M ? "pages_2m" : "pages_4k";
+	struct kvm_pre_fault_memory range = { .gpa = PRIVATE_GPA, .size = size };
+	int64_t before;
+
+	ASSERT_EQ(1, kvm_check_cap(KVM_CAP_PRE_FAULT_MEMORY));
+	vm_add_private_memslot(self->vm, PRIVATE_SLOT, PRIVATE_GPA, size,
+			       self->fd, 0);
+	vm_mem_set_private(self->vm, PRIVATE_GPA, size);
+
+	/* Bad ranges: EINVAL, nothing consumed. */
+	range.flags = 1;
+	EXPECT_ERRNO(EINVAL, pre_fault(self->vcpu, &range));
+	range.flags = 0;
+	range.size = PAGE_SIZE / 2;
+	EXPECT_ERRNO(EINVAL, pre_fault(self->vcpu, &range));
+	range.size = 0;
+	EXPECT_ERRNO(EINVAL, pre_fault(self->vcpu, &range));
+	range.gpa = PRIVATE_GPA + 1;
+	range.size = PAGE_SIZE;
+	EXPECT_ERRNO(EINVAL, pre_fault(self->vcpu, &range));
+	/* No memslot there: emulated MMIO, ENOENT, the range as it was. */
+	range.gpa = OTHER_GPA;
+	EXPECT_ERRNO(ENOENT, pre_fault(self->vcpu, &range));
+	EXPECT_EQ(OTHER_GPA, range.gpa);
+	EXPECT_EQ(PAGE_SIZE, range.size);
+
+	/*
+	 * Two pages into the first page of the file: the range is consumed,
+	 * and maps that page whole (one 2M or 1G entry; two 4K ones).
+	 */
+	before = vm_stat(self->vm, stat);
+	range.gpa = PRIVATE_GPA + PAGE_SIZE;
+	range.size = 2 * PAGE_SIZE;
+	ASSERT_EQ(0, pre_fault(self->vcpu, &range));
+	EXPECT_EQ(0, range.size);
+	EXPECT_EQ(PRIVATE_GPA + 3 * PAGE_SIZE, range.gpa);
+	EXPECT_EQ(before + (u > PAGE_SIZE ? 1 : 2), vm_stat(self->vm, stat));
+
+	/* All of it: one entry per page of the file. */
+	range.gpa = PRIVATE_GPA;
+	range.size = size;
+	ASSERT_EQ(0, pre_fault(self->vcpu, &range));
+	EXPECT_EQ(0, range.size);
+	EXPECT_EQ(PRIVATE_GPA + size, range.gpa);
+	EXPECT_EQ(before + (int64_t)(size / u), vm_stat(self->vm, stat));
+
+	/* The guest's accesses find it mapped: no entry more. */
+	vcpu_args_set(self->vcpu, 2, PRIVATE_GPA, size);
+	vcpu_run_to_ucall(self->vcpu, UCALL_SYNC);
+	vcpu_run_to_ucall(self->vcpu, UCALL_DONE);
+	if (u > PAGE_SIZE)
+		EXPECT_EQ(before + (int64_t)(size / u), vm_stat(self->vm, stat));
+}
+
 int main(int argc, char **argv)
 {
 	return harness_select_main(argc, argv);
