@@ -423,27 +423,6 @@ static bool access_sigbus(volatile char *p, bool write)
 	return bus;
 }
 
-/* KernelPageSize of the mapping at @addr in /proc/self/smaps, in bytes. */
-static uint64_t mapping_page_size(void *addr)
-{
-	unsigned long start, end, kb;
-	uint64_t size = 0;
-	bool in = false;
-	char line[256];
-	FILE *f = fopen("/proc/self/smaps", "r");
-
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%lx-%lx ", &start, &end) == 2)
-			in = start <= (unsigned long)addr && (unsigned long)addr < end;
-		else if (in && sscanf(line, "KernelPageSize: %lu kB", &kb) == 1)
-			size = kb << 10;
-	}
-	fclose(f);
-	return size;
-}
-
 /*
  * KVM_CAP_GUEST_MEMFD_FLAGS: MMAP for every VM type, INIT_SHARED only for
  * VMs without private memory; nothing of the page size field.

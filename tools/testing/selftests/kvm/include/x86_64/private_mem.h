@@ -41,6 +41,12 @@ int private_file_create(struct kvm_vm *vm, bool guest_memfd, uint64_t size,
 long read_sysfs_long(const char *path);
 
 /*
+ * The page size the host maps @addr of this process with (KernelPageSize
+ * in /proc/self/smaps), in bytes; 0 if not mapped.
+ */
+uint64_t mapping_page_size(void *addr);
+
+/*
  * Run @vcpu to its next ucall and fail unless it is @want; a failed guest
  * assertion is reported with its two values as "gpa 0x%lx read 0x%lx".
  */

@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -110,6 +111,27 @@ static long fread_long(FILE *f)
 long read_sysfs_long(const char *path)
 {
 	return fread_long(fopen(path, "r"));
+}
+
+uint64_t mapping_page_size(void *addr)
+{
+	unsigned long start, end, kb;
+	uint64_t size = 0;
+	bool in = false;
+	char line[256];
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &start, &end) == 2)
+			in = start <= (unsigned long)addr &&
+			     (unsigned long)addr < end;
+		else if (in && sscanf(line, "KernelPageSize: %lu kB", &kb) == 1)
+			size = kb << 10;
+	}
+	fclose(f);
+	return size;
 }
 
 long hugepage_pool_value(uint64_t page_size, const char *what)
