@@ -123,15 +123,17 @@ static void walk_shared(void)
 				   SHARED_SIZE, NULL, fd, 0);
 	for (p = GPA; p < GPA + SHARED_SIZE; p += PG_SIZE_1G)
 		__virt_pg_map(vm, p, p, PG_LEVEL_1G);
-	printf("    KVM_CREATE_GUEST_MEMFD(2 GiB, 1GB | MMAP | INIT_SHARED) on a default VM,\n");
-	printf("    KVM_SET_USER_MEMORY_REGION2(KVM_MEM_GUEST_MEMFD, gpa 4 GiB, no userspace_addr)\n");
+	printf("    KVM_CREATE_GUEST_MEMFD(2 GiB, 1GB | MMAP | INIT_SHARED) on a default VM,\n"
+	       "    KVM_SET_USER_MEMORY_REGION2(KVM_MEM_GUEST_MEMFD, gpa 4 GiB,\n"
+	       "                                no userspace_addr)\n");
 
 	map = mmap(NULL, SHARED_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	TEST_ASSERT(map != MAP_FAILED, "mmap: %s", strerror(errno));
 	for (p = 0; p < SHARED_SIZE; p += PAGE_SIZE)
 		*(uint64_t *)(map + p) = (GPA + p) ^ SEED;
-	printf("    VMM writes 2 GiB through mmap(): host page size %lu MiB, free 1G pages %ld -> %ld\n",
-	       mapping_page_size(map) >> 20, free0, free_huge_pages(PG_SIZE_1G));
+	printf("    VMM writes 2 GiB through mmap():   host page size %lu MiB; ",
+	       mapping_page_size(map) >> 20);
+	printf("free 1G pages %ld -> %ld\n", free0, free_huge_pages(PG_SIZE_1G));
 	TEST_ASSERT(mapping_page_size(map) == PG_SIZE_1G, "host mapping");
 	TEST_ASSERT(free_huge_pages(PG_SIZE_1G) == free0 - 2, "pool");
 

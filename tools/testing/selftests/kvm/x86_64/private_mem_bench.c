@@ -11,7 +11,10 @@
  * of the allocation and of each pass, the TDP faults taken, the mappings
  * per level, the page-table memory (SecPageTables), and what punching a
  * page (with the guest's refault of it) and converting a 4K page to shared
- * and back cost.  The first pass thus measures mapping, not zeroing; with
+ * and back cost.  Two more rows pre-fault private 1G and 4K memory with
+ * KVM_PRE_FAULT_MEMORY before the first pass: the time that takes, and a
+ * first pass with no fault at all.  The first pass thus measures mapping,
+ * not zeroing; with
  * -H the private memory starts as holes, and the first pass measures the
  * fault path's allocation too (with -v 2, the vCPUs fill different huge
  * pages of one file at once).
@@ -29,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
@@ -104,6 +108,8 @@ struct backing {
 	const char *key;	/* for the CSV and the plot */
 	bool private;
 	uint64_t page_size;	/* 0: 4K shmem or anonymous memory */
+	/* KVM_PRE_FAULT_MEMORY of all of it before the first pass. */
+	bool pre_fault;
 };
 
 static const struct backing backings[] = {
@@ -112,6 +118,8 @@ static const struct backing backings[] = {
 	{ "private shmem 4K", "private-4k", true, 0 },
 	{ "shared hugetlb 2M", "shared-2m", false, PG_SIZE_2M },
 	{ "shared anon 4K", "shared-4k", false, 0 },
+	{ "pre-faulted 1G", "prefault-1g", true, PG_SIZE_1G, true },
+	{ "pre-faulted 4K", "prefault-4k", true, 0, true },
 };
 
 #define NR_BACKINGS ARRAY_SIZE(backings)
@@ -129,7 +137,8 @@ struct result {
 	bool skipped;
 	char why[96];
 	double alloc_ms, pass1_ms, pass2_ms;
-	struct counts first;	/* added by the first pass */
+	double pre_fault_ms;	/* KVM_PRE_FAULT_MEMORY, for pre_fault rows */
+	struct counts first;	/* added by the pre-fault and first pass */
 	int64_t faults2;	/* taken by the second */
 	double punch_us, refault_us, convert_us;
 	bool convert_done;
@@ -281,6 +290,23 @@ static double vcpu0_op(struct bench_vm *b, uint64_t opcode, uint64_t gpa,
 	set_op(b, opcode, gpa, size);
 	start = now_us();
 	run_to_sync(b->vcpus[0]);
+	return now_us() - start;
+}
+
+/*
+ * KVM_PRE_FAULT_MEMORY of the whole memory on vCPU 0, asserting that it
+ * mapped all of it; the time it took, in microseconds.
+ */
+static double pre_fault_all(struct bench_vm *b)
+{
+	struct kvm_pre_fault_memory range = {
+		.gpa = BENCH_GPA, .size = b->size,
+	};
+	double start = now_us();
+
+	TEST_ASSERT(!ioctl(b->vcpus[0]->fd, KVM_PRE_FAULT_MEMORY, &range) &&
+		    !range.size, "KVM_PRE_FAULT_MEMORY: %s, %llu bytes left",
+		    strerror(errno), range.size);
 	return now_us() - start;
 }
 
@@ -465,15 +491,19 @@ static void run_backing(struct result *r, const struct backing *backing,
 
 	r->alloc_ms = b.alloc_ms;
 	base = read_counts(&b);
+	if (backing->pre_fault)
+		r->pre_fault_ms = pre_fault_all(&b) / 1e3;
 	r->pass1_ms = touch_pass(&b);
 	after = read_counts(&b);
 	r->first = counts_sub(after, base);
 	r->pass2_ms = touch_pass(&b);
 	r->faults2 = read_counts(&b).faults - after.faults;
 	if (opt.check) {
+		/* Pre-faulted memory maps the same, with no fault at all. */
 		check_counts(r, "first pass:", r->first);
 		expect(r, "first pass: TDP faults", r->first.faults,
-		       r->first.pages_4k + r->first.pages_2m + r->first.pages_1g);
+		       backing->pre_fault ? 0 : r->first.pages_4k +
+			r->first.pages_2m + r->first.pages_1g);
 		expect(r, "second pass: TDP faults", r->faults2, 0);
 	}
 
@@ -538,6 +568,7 @@ static const size_t result_times[] = {
 	offsetof(struct result, punch_us),
 	offsetof(struct result, refault_us),
 	offsetof(struct result, convert_us),
+	offsetof(struct result, pre_fault_ms),
 };
 
 static double *result_time(struct result *r, size_t offset)
@@ -573,15 +604,15 @@ static void combine_runs(struct result *out, struct result *runs, int n)
 
 static void print_header(void)
 {
-	printf("%-19s %6s %4s %9s %9s %9s %7s %7s %4s %4s %9s %8s %10s %10s\n",
+	printf("%-19s %6s %4s %9s %9s %9s %7s %7s %4s %4s %9s %8s %10s %10s %11s\n",
 	       "backing", "MiB", "vCPU", "alloc ms", "pass1 ms", "pass2 ms",
 	       "faults", "4K", "2M", "1G", "SecPT KiB", "punch us",
-	       "refault us", "convert us");
+	       "refault us", "convert us", "prefault ms");
 }
 
 static void print_result(const struct result *r)
 {
-	char convert[16] = "-";
+	char convert[16] = "-", pre_fault[16] = "-";
 
 	if (r->skipped) {
 		printf("%-19s %6lu %4d  skipped: %s\n", r->backing->name,
@@ -590,26 +621,30 @@ static void print_result(const struct result *r)
 	}
 	if (r->convert_done)
 		snprintf(convert, sizeof(convert), "%.0f", r->convert_us);
-	printf("%-19s %6lu %4d %9.1f %9.1f %9.1f %7ld %7ld %4ld %4ld %9ld %8.0f %10.0f %10s\n",
+	if (r->backing->pre_fault)
+		snprintf(pre_fault, sizeof(pre_fault), "%.1f", r->pre_fault_ms);
+	printf("%-19s %6lu %4d %9.1f %9.1f %9.1f %7ld %7ld %4ld %4ld %9ld %8.0f %10.0f %10s %11s\n",
 	       r->backing->name, r->size >> 20, r->nr_vcpus, r->alloc_ms,
 	       r->pass1_ms, r->pass2_ms, r->first.faults, r->first.pages_4k,
 	       r->first.pages_2m, r->first.pages_1g, r->first.secpt_kib,
-	       r->punch_us, r->refault_us, convert);
+	       r->punch_us, r->refault_us, convert, pre_fault);
 }
 
 static void print_csv(const struct result *r)
 {
-	char convert[16] = "";
+	char convert[16] = "", pre_fault[16] = "";
 
 	if (!opt.csv || r->skipped)
 		return;
 	if (r->convert_done)
 		snprintf(convert, sizeof(convert), "%.1f", r->convert_us);
-	printf("bench-csv: %s,%lu,%d,%.3f,%.3f,%.3f,%ld,%ld,%ld,%ld,%ld,%.1f,%.1f,%s\n",
+	if (r->backing->pre_fault)
+		snprintf(pre_fault, sizeof(pre_fault), "%.3f", r->pre_fault_ms);
+	printf("bench-csv: %s,%lu,%d,%.3f,%.3f,%.3f,%ld,%ld,%ld,%ld,%ld,%.1f,%.1f,%s,%s\n",
 	       r->backing->key, r->size >> 20, r->nr_vcpus, r->alloc_ms,
 	       r->pass1_ms, r->pass2_ms, r->first.faults, r->first.pages_4k,
 	       r->first.pages_2m, r->first.pages_1g, r->first.secpt_kib,
-	       r->punch_us, r->refault_us, convert);
+	       r->punch_us, r->refault_us, convert, pre_fault);
 }
 
 static const struct result *find(const struct result *res, int n,
@@ -698,7 +733,8 @@ static void help(const char *name)
 	       " -s       sweep: 64 MiB doubling up to -b\n"
 	       " -c       check the exact counts (faults, mappings per level)\n"
 	       " -o list  only these backings (comma separated: private-1g,\n"
-	       "          private-2m, private-4k, shared-2m, shared-4k)\n"
+	       "          private-2m, private-4k, shared-2m, shared-4k,\n"
+	       "          prefault-1g, prefault-4k)\n"
 	       " -m       private memory from an MFD_INACCESSIBLE memfd (default:\n"
 	       "          a guest_memfd, KVM_CREATE_GUEST_MEMFD)\n"
 	       " -H       private memory starts as holes: the first pass\n"
