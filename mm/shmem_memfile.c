@@ -279,8 +279,17 @@ static vm_fault_t shmem_memfile_fault(struct vm_fault *vmf)
 	return VM_FAULT_LOCKED;
 }
 
+/*
+ * mbind() of a mapping sets the file's own policy for the range, as for
+ * shmem's own mappings: every allocation of its pages follows it, the
+ * consumer's get_pfn and fallocate() as much as host faults.
+ */
 static const struct vm_operations_struct shmem_memfile_vm_ops = {
 	.fault		= shmem_memfile_fault,
+#ifdef CONFIG_NUMA
+	.set_policy	= shmem_set_policy,
+	.get_policy	= shmem_get_policy,
+#endif
 };
 
 /* Called by memfile_mmap() for a memfile the store owns. */

@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -677,6 +678,87 @@ TEST_F(gmem, pre_fault_private)
 	vcpu_run_to_ucall(self->vcpu, UCALL_DONE);
 	if (u > PAGE_SIZE)
 		EXPECT_EQ(before + (int64_t)(size / u), vm_stat(self->vm, stat));
+}
+
+#define MPOL_BIND_	2	/* <numaif.h>'s MPOL_BIND */
+#define MPOL_F_ADDR_	(1 << 1)
+
+/* The NUMA node of the page at @p (move_pages() asked, nothing moved). */
+static int page_node(void *p)
+{
+	int status = -1;
+
+	if (syscall(SYS_move_pages, 0, 1, &p, NULL, &status, 0))
+		return -errno;
+	return status;
+}
+
+/* Free huge pages of @unit bytes on @node. */
+static long node_free_huge_pages(int node, uint64_t unit)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path),
+		 "/sys/devices/system/node/node%d/hugepages/hugepages-%lukB/free_hugepages",
+		 node, unit >> 10);
+	return read_sysfs_long(path);
+}
+
+static long bind_to(void *addr, uint64_t len, int node)
+{
+	unsigned long mask = 1UL << node;
+
+	return syscall(SYS_mbind, addr, len, MPOL_BIND_, &mask, 8, 0);
+}
+
+/*
+ * mbind() of a shared mapping: get_mempolicy() reports the policy, each
+ * range's page comes from the node it names (move_pages() tells), and after
+ * a punch the new page follows a new policy.  4K memory takes the file's
+ * own policy (which the guest's allocations follow too), hugetlb the
+ * mapping's, for the VMM's faults through it.
+ */
+TEST_F(gmem, mbind_shared)
+{
+	uint64_t u = self->unit;
+	unsigned long mask = 0;
+	struct kvm_vm *vm;
+	int policy = -1;
+	char *map;
+	int fd;
+
+	if (access("/sys/devices/system/node/node1", F_OK))
+		SKIP(return, "one NUMA node (the test machine boots with numa=fake=2)");
+	if (u > PAGE_SIZE && (node_free_huge_pages(0, u) < 1 ||
+			      node_free_huge_pages(1, u) < 1))
+		SKIP(return, "needs a free %luM page on each of nodes 0 and 1",
+		     u >> 20);
+
+	vm = vm_create_barebones();
+	fd = vm_create_guest_memfd(vm, 2 * u, self->flags | SHARED_FLAGS);
+	map = mmap(NULL, 2 * u, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	ASSERT_EQ(0, bind_to(map, u, 1));
+	ASSERT_EQ(0, bind_to(map + u, u, 0));
+	ASSERT_EQ(0, syscall(SYS_get_mempolicy, &policy, &mask, 8, map,
+			     MPOL_F_ADDR_));
+	EXPECT_EQ(MPOL_BIND_, policy);
+	EXPECT_EQ(2, mask);
+
+	WRITE_ONCE(map[0], 1);
+	WRITE_ONCE(map[u], 1);
+	EXPECT_EQ(1, page_node(map));
+	EXPECT_EQ(0, page_node(map + u));
+
+	/* A punched page comes back from where the policy says now. */
+	ASSERT_EQ(0, fallocate(fd, PUNCH, 0, u));
+	ASSERT_EQ(0, bind_to(map, u, 0));
+	WRITE_ONCE(map[0], 1);
+	EXPECT_EQ(0, page_node(map));
+
+	munmap(map, 2 * u);
+	close(fd);
+	kvm_vm_free(vm);
 }
 
 int main(int argc, char **argv)
