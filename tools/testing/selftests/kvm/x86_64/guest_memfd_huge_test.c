@@ -25,6 +25,7 @@
 #include <linux/falloc.h>
 
 #include "kvm_util.h"
+#include "numaif.h"
 #include "processor.h"
 #include "private_mem.h"
 
@@ -680,9 +681,6 @@ TEST_F(gmem, pre_fault_private)
 		EXPECT_EQ(before + (int64_t)(size / u), vm_stat(self->vm, stat));
 }
 
-#define MPOL_BIND_	2	/* <numaif.h>'s MPOL_BIND */
-#define MPOL_F_ADDR_	(1 << 1)
-
 /* The NUMA node of the page at @p (move_pages() asked, nothing moved). */
 static int page_node(void *p)
 {
@@ -708,7 +706,7 @@ static long bind_to(void *addr, uint64_t len, int node)
 {
 	unsigned long mask = 1UL << node;
 
-	return syscall(SYS_mbind, addr, len, MPOL_BIND_, &mask, 8, 0);
+	return syscall(SYS_mbind, addr, len, MPOL_BIND, &mask, 8, 0);
 }
 
 /*
@@ -740,9 +738,8 @@ TEST_F(gmem, mbind_shared)
 	ASSERT_NE(MAP_FAILED, map);
 	ASSERT_EQ(0, bind_to(map, u, 1));
 	ASSERT_EQ(0, bind_to(map + u, u, 0));
-	ASSERT_EQ(0, syscall(SYS_get_mempolicy, &policy, &mask, 8, map,
-			     MPOL_F_ADDR_));
-	EXPECT_EQ(MPOL_BIND_, policy);
+	ASSERT_EQ(0, get_mempolicy(&policy, &mask, 8, map, MPOL_F_ADDR));
+	EXPECT_EQ(MPOL_BIND, policy);
 	EXPECT_EQ(2, mask);
 
 	WRITE_ONCE(map[0], 1);
